@@ -1,0 +1,203 @@
+"""The briefing service: what every platform asks of the bot, answered without platform types."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from summarizer import Briefing, Budget, Summarizer, compose, default_summarizer
+
+from .articles import Article, to_document
+from .commands import USAGE, BriefTopic, BriefUrl, Command, Help, Invalid, Latest, parse_brief
+from .errors import BriefbotError
+from .fetch import FetchPolicy
+from .replies import Answer, Context, Reply, Source
+from .retrieval import SentenceIndex, rank_articles
+from .settings import Settings
+from .sources import load_source, load_url
+from .store import IngestResult, Store, StoredArticle
+
+log = logging.getLogger(__name__)
+
+# How many stored articles questions and topics are searched over (newest first).
+SEARCH_DEPTH = 2000
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    source: str
+    result: IngestResult | None = None
+    error: str | None = None
+
+
+class BriefingService:
+    """Sources in, briefings and answers out. Synchronous: adapters call it off their loop."""
+
+    def __init__(self, settings: Settings, store: Store, *, summarizer: Summarizer | None = None,
+                 clock: Callable[[], datetime] | None = None, transport=None) -> None:
+        self.settings = settings
+        self.store = store
+        self.summarizer = summarizer or default_summarizer()
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.policy: FetchPolicy = settings.fetch_policy()
+        self.transport = transport
+        self.budget = Budget(sentences=settings.summary_sentences)
+        self._commands: dict[type, Callable[[Context, Command], Reply]] = {
+            Latest: lambda ctx, cmd: self._public(self.latest()),
+            BriefUrl: lambda ctx, cmd: self._public(self.brief_url(cmd.url)),
+            BriefTopic: lambda ctx, cmd: self._public(self.brief_topic(cmd.topic)),
+            Help: lambda ctx, cmd: Reply(text=USAGE),
+            Invalid: lambda ctx, cmd: Reply(text=f"{cmd.reason}\n\n{USAGE}", error=True),
+        }
+
+    # -- commands -----------------------------------------------------------------
+
+    def handle_command(self, ctx: Context, text: str) -> Reply:
+        """Answer ``/brief <text>``. Never raises: failures become a message for the user."""
+        command = parse_brief(text)
+        return self._guard(lambda: self._commands[type(command)](ctx, command), "that command")
+
+    def handle_question(self, ctx: Context, question: str) -> Reply:
+        """Answer a question from the stored articles. Never raises.
+
+        In the thread of a briefing the bot posted, the question is a follow-up about
+        that briefing's stories and is answered from them alone.
+        """
+        return self._guard(lambda: self._answer_reply(ctx, question), "your question")
+
+    def record_post(self, ctx: Context, message_ref: str, reply: Reply) -> None:
+        """Remember that ``message_ref`` in ``ctx.channel`` holds ``reply``'s briefing."""
+        if reply.briefing is None:
+            return
+        ids = _article_ids(reply.briefing)
+        if ids:
+            self.store.remember_post(ctx.platform, ctx.channel, message_ref, ids)
+
+    def register(self, command_type: type, handler: Callable[[Context, Command], Reply]) -> None:
+        """Add the handler of a subcommand's command type (see ``bot.commands.SUBCOMMANDS``)."""
+        self._commands[command_type] = handler
+
+    # -- briefings ------------------------------------------------------------------
+
+    def latest(self, max_stories: int | None = None) -> Briefing:
+        """The stories of the digest window, or the newest stories when the window is empty."""
+        max_stories = max_stories or self.settings.max_stories
+        since = self.clock() - timedelta(hours=self.settings.digest_window_hours)
+        recent = self.store.recent(since=since, limit=max_stories * 4)
+        note = ""
+        if not recent:
+            recent = self.store.recent(limit=max_stories)
+            if recent:
+                note = "Nothing new in the last day; these are the most recent stories."
+        if not recent:
+            raise BriefbotError("There are no stored articles yet: ingest a file, a URL or a feed first.")
+        return self._compose(recent, "Latest briefing", max_stories, note)
+
+    def digest(self, since: timedelta, max_stories: int | None = None) -> Briefing:
+        """A briefing of the articles stored or published within ``since``."""
+        max_stories = max_stories or self.settings.max_stories
+        recent = self.store.recent(since=self.clock() - since, limit=max(max_stories * 4, 50))
+        if not recent:
+            raise BriefbotError(f"No articles in the last {_human(since)}.")
+        return self._compose(recent, f"Briefing: the last {_human(since)}", max_stories)
+
+    def brief_url(self, url: str) -> Briefing:
+        """Fetch, store and summarize one article (or the newest items of a feed)."""
+        articles = load_url(url, self.policy, transport=self.transport)
+        feed_url = articles[0].feed_url if articles and articles[0].feed_url else None
+        stored = self.store.add_articles(articles, feed_url=feed_url, now=self.clock())
+        title = articles[0].source if feed_url and articles[0].source else "Briefing"
+        docs = [to_document(a, key) for a, key in zip(articles, stored.ids)]
+        return compose(docs, self.summarizer, title=title, budget=self.budget,
+                       max_stories=self.settings.max_stories, now=self.clock())
+
+    def brief_topic(self, topic: str) -> Briefing:
+        matches = rank_articles(self.store.recent(limit=SEARCH_DEPTH), topic)
+        if not matches:
+            raise BriefbotError(f"Nothing in the stored news matches \u201c{_clip(topic, 80)}\u201d.")
+        return self._compose(matches, f"Briefing: {_clip(topic, 80)}", self.settings.max_stories, "",
+                             newest_first=False)
+
+    # -- questions ------------------------------------------------------------------
+
+    def answer(self, question: str, *, within: Iterable[StoredArticle] | None = None, k: int = 3) -> Answer:
+        """The stored sentences that best support an answer, with their sources."""
+        articles = list(within) if within is not None else self.store.recent(limit=SEARCH_DEPTH)
+        passages = SentenceIndex(articles).search(question, k=k)
+        if not passages:
+            return Answer(question, (), (), covered=False)
+        sources: list[Source] = []
+        for p in passages:
+            src = Source(p.article.article.title, p.article.article.url, p.article.article.source)
+            if src not in sources:
+                sources.append(src)
+        return Answer(question, tuple(p.text for p in passages), tuple(sources), covered=True)
+
+    # -- ingest ---------------------------------------------------------------------
+
+    def ingest(self, source: str) -> IngestReport:
+        """Load one file, folder, URL or feed into the store; a bad source changes nothing."""
+        try:
+            articles = load_source(source, self.policy, transport=self.transport)
+            feed_url = articles[0].feed_url if articles and articles[0].feed_url else None
+            result = self.store.add_articles(articles, feed_url=feed_url, now=self.clock())
+            return IngestReport(source, result=result)
+        except BriefbotError as exc:
+            return IngestReport(source, error=str(exc))
+
+    def add(self, articles: list[Article]) -> IngestResult:
+        return self.store.add_articles(articles, now=self.clock())
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _compose(self, stored: list[StoredArticle], title: str, max_stories: int, note: str = "",
+                 *, newest_first: bool = True) -> Briefing:
+        ordered = sorted(stored, key=lambda s: s.when, reverse=True) if newest_first else stored
+        return compose([to_document(s.article, s.id) for s in ordered], self.summarizer, title=title,
+                       budget=self.budget, max_stories=max_stories, note=note, now=self.clock())
+
+    def _answer_reply(self, ctx: Context, question: str) -> Reply:
+        if not question.strip():
+            return Reply(text="Ask a question about the news, for example: what did Macron propose?")
+        within = None
+        if ctx.thread:
+            within = self.store.posted_articles(ctx.platform, ctx.channel, ctx.thread)
+        answer = self.answer(question[:2000], within=within)
+        if within is not None and not answer.covered:
+            return Reply(text="The stories in this briefing do not cover that.")
+        return Reply(answer=answer, text=answer.text)
+
+    @staticmethod
+    def _public(briefing: Briefing) -> Reply:
+        return Reply(briefing=briefing, public=True)
+
+    @staticmethod
+    def _guard(work: Callable[[], Reply], what: str) -> Reply:
+        try:
+            return work()
+        except BriefbotError as exc:
+            return Reply(text=str(exc), error=True)
+        except Exception:
+            log.exception("failed to answer %s", what)
+            return Reply(text=f"Sorry, something went wrong with {what}. The error has been logged.",
+                         error=True)
+
+
+def _article_ids(briefing: Briefing) -> list[int]:
+    links = list(briefing.sources) + [link for story in briefing.more for link in story.sources]
+    return [int(link.key) for link in links if link.key and link.key.isdigit()]
+
+
+def _human(span: timedelta) -> str:
+    hours = span.total_seconds() / 3600
+    if hours >= 48 and hours % 24 == 0:
+        return f"{int(hours // 24)} days"
+    if hours >= 1 and hours == int(hours):
+        return f"{int(hours)} hours" if hours != 1 else "hour"
+    return f"{int(span.total_seconds() // 60)} minutes"
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "\u2026"

@@ -1,0 +1,133 @@
+"""Settings, read once from the environment at start-up and passed down."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import BriefbotError
+from .fetch import FetchPolicy
+
+_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_data_dir(env: Mapping[str, str]) -> Path:
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "briefbot"
+
+
+def _default_seeds_dir() -> Path | None:
+    for candidate in (Path.cwd() / "seeds", _PACKAGE_ROOT / "seeds"):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the bot is configured with; built by :meth:`from_env` in the entry point."""
+
+    data_dir: Path
+    database_url: str
+    seeds_dir: Path | None = None
+    allow_private_urls: tuple[str, ...] = ()
+    max_fetch_bytes: int = 5 * 1024 * 1024
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    summary_sentences: int = 3
+    max_stories: int = 8
+    digest_window_hours: float = 24.0
+    timezone: str = "UTC"
+    host: str = "0.0.0.0"
+    port: int = 3000
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
+    slack_api_url: str = "https://slack.com/api/"
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = field(default=None, repr=False)
+    slack_state_secret: str | None = field(default=None, repr=False)
+    discord_bot_token: str | None = field(default=None, repr=False)
+    discord_api_url: str = "https://discord.com/api/v10"
+    discord_gateway_url: str | None = None
+    discord_guild_ids: tuple[int, ...] = ()
+    discord_shards: str | None = None
+    discord_admin_role: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read ``BRIEFBOT_*`` and platform variables; a bad value is a one-line error."""
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("BRIEFBOT_DATA_DIR") or _default_data_dir(env)).expanduser()
+        database_url = env.get("BRIEFBOT_DATABASE_URL") or f"sqlite:///{data_dir / 'briefbot.db'}"
+        seeds = env.get("BRIEFBOT_SEEDS")
+        try:
+            allow = FetchPolicy.parse_allow_list(env.get("BRIEFBOT_ALLOW_PRIVATE_URLS", ""))
+        except ValueError as exc:
+            raise BriefbotError(f"BRIEFBOT_ALLOW_PRIVATE_URLS: {exc}") from None
+        return cls(
+            data_dir=data_dir,
+            database_url=database_url,
+            seeds_dir=Path(seeds).expanduser() if seeds else _default_seeds_dir(),
+            allow_private_urls=allow,
+            max_fetch_bytes=_number(env, "BRIEFBOT_MAX_FETCH_BYTES", 5 * 1024 * 1024, int),
+            connect_timeout=_number(env, "BRIEFBOT_CONNECT_TIMEOUT", 5.0, float),
+            read_timeout=_number(env, "BRIEFBOT_READ_TIMEOUT", 15.0, float),
+            summary_sentences=_number(env, "BRIEFBOT_SUMMARY_SENTENCES", 3, int),
+            max_stories=_number(env, "BRIEFBOT_MAX_STORIES", 8, int),
+            timezone=env.get("BRIEFBOT_TIMEZONE") or "UTC",
+            host=env.get("BRIEFBOT_HOST") or "0.0.0.0",
+            port=_port(env),
+            slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
+            slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
+            slack_app_token=env.get("SLACK_APP_TOKEN") or None,
+            slack_api_url=env.get("SLACK_API_URL") or "https://slack.com/api/",
+            slack_client_id=env.get("SLACK_CLIENT_ID") or None,
+            slack_client_secret=env.get("SLACK_CLIENT_SECRET") or None,
+            slack_state_secret=env.get("SLACK_STATE_SECRET") or None,
+            discord_bot_token=env.get("DISCORD_BOT_TOKEN") or None,
+            discord_api_url=env.get("DISCORD_API_URL") or "https://discord.com/api/v10",
+            discord_gateway_url=env.get("DISCORD_GATEWAY_URL") or None,
+            discord_guild_ids=_ids(env, "DISCORD_GUILD_IDS"),
+            discord_shards=env.get("DISCORD_SHARDS") or None,
+            discord_admin_role=env.get("DISCORD_ADMIN_ROLE") or None,
+        )
+
+    def fetch_policy(self) -> FetchPolicy:
+        """The URL guard's policy built from these settings."""
+        return FetchPolicy(
+            allow_private=self.allow_private_urls,
+            max_bytes=self.max_fetch_bytes,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+        )
+
+
+def _port(env: Mapping[str, str]) -> int:
+    port = _number(env, "BRIEFBOT_PORT", 3000, int)
+    if port > 65535:
+        raise BriefbotError(f"BRIEFBOT_PORT must be a TCP port (1-65535), not {port}.")
+    return port
+
+
+def _ids(env: Mapping[str, str], name: str) -> tuple[int, ...]:
+    raw = env.get(name, "")
+    try:
+        return tuple(int(part) for part in raw.replace(" ", "").split(",") if part)
+    except ValueError:
+        raise BriefbotError(f"{name} must be comma-separated numeric ids, not {raw!r}.") from None
+
+
+def _number(env: Mapping[str, str], name: str, default, kind):
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise BriefbotError(f"{name} must be a number, not {raw!r}.") from None
+    if value <= 0:
+        raise BriefbotError(f"{name} must be greater than zero, not {raw!r}.")
+    return value

@@ -1,0 +1,170 @@
+"""The article store: SQLAlchemy 2 on SQLite by default, any URL SQLAlchemy knows otherwise."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..articles import Article
+from ..errors import BriefbotError
+from .database import create_database_engine, upgrade
+from .models import ArticleRow, FeedRow, PostedBriefingRow, utcnow
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """An article as kept in the store, with its row id and when it arrived."""
+
+    id: int
+    article: Article
+    created_at: datetime
+
+    @property
+    def when(self) -> datetime:
+        """When the article was published, or else when it was stored."""
+        return self.article.published or self.created_at
+
+
+@dataclass
+class IngestResult:
+    added: list[int] = field(default_factory=list)
+    duplicates: int = 0
+    ids: list[int] = field(default_factory=list)  # the row of every input article, in order
+
+
+class Store:
+    """Articles and feeds, de-duplicated by canonical URL and by content hash."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Connect to ``url`` and migrate it to the newest schema."""
+        engine = create_database_engine(url)
+        try:
+            upgrade(engine)
+        except OperationalError as exc:
+            engine.dispose()
+            raise BriefbotError(f"Cannot open the database: {exc.orig}") from None
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def session(self) -> Session:
+        return self._sessions()
+
+    def add_articles(self, articles: Iterable[Article], *, feed_url: str | None = None,
+                     now: datetime | None = None) -> IngestResult:
+        """Store new articles in one transaction; known ones (same URL or same text) are skipped.
+
+        Either every new article is stored or, on a database error, none is.
+        """
+        result = IngestResult()
+        arrived = now or utcnow()
+        with self.session() as session, session.begin():
+            feed_id = self._feed_id(session, feed_url) if feed_url else None
+            for article in articles:
+                digest = article.content_hash
+                known = self._known(session, article.url, digest)
+                if known is not None:
+                    result.duplicates += 1
+                    result.ids.append(known)
+                    continue
+                row = ArticleRow(url=article.url, content_hash=digest, title=article.title[:500],
+                                 text=article.text, source=article.source[:300], feed_id=feed_id,
+                                 published_at=article.published, created_at=arrived)
+                try:
+                    with session.begin_nested():
+                        session.add(row)
+                except IntegrityError:
+                    # Another writer stored the same article a moment ago.
+                    result.duplicates += 1
+                    known = self._known(session, article.url, digest)
+                    if known is not None:
+                        result.ids.append(known)
+                    continue
+                result.added.append(row.id)
+                result.ids.append(row.id)
+        return result
+
+    def recent(self, since: datetime | None = None, limit: int = 50) -> list[StoredArticle]:
+        """The newest articles first, by publication time or else arrival."""
+        when = func.coalesce(ArticleRow.published_at, ArticleRow.created_at)
+        query = select(ArticleRow).order_by(when.desc(), ArticleRow.id.desc()).limit(limit)
+        if since is not None:
+            query = query.where(when >= since)
+        return self._load(query)
+
+    def articles(self, ids: Iterable[int]) -> list[StoredArticle]:
+        wanted = list(ids)
+        if not wanted:
+            return []
+        by_id = {a.id: a for a in self._load(select(ArticleRow).where(ArticleRow.id.in_(wanted)))}
+        return [by_id[i] for i in wanted if i in by_id]
+
+    def count(self) -> int:
+        with self.session() as session:
+            return session.scalar(select(func.count()).select_from(ArticleRow)) or 0
+
+    def _load(self, query) -> list[StoredArticle]:
+        try:
+            with self.session() as session:
+                rows = session.scalars(query).all()
+        except SQLAlchemyError as exc:
+            raise BriefbotError(f"The database could not be read: {exc.__class__.__name__}") from None
+        return [_stored(row) for row in rows]
+
+    def remember_post(self, platform: str, channel: str, message_ref: str, article_ids: Iterable[int]) -> None:
+        """Record which stored articles a posted briefing holds (once per message)."""
+        ids = ",".join(str(i) for i in dict.fromkeys(article_ids))
+        with self.session() as session, session.begin():
+            exists = session.scalar(select(PostedBriefingRow.id).where(
+                PostedBriefingRow.platform == platform, PostedBriefingRow.channel == channel,
+                PostedBriefingRow.message_ref == message_ref))
+            if exists is None:
+                session.add(PostedBriefingRow(platform=platform, channel=channel, message_ref=message_ref,
+                                              article_ids=ids, created_at=utcnow()))
+
+    def posted_articles(self, platform: str, channel: str, message_ref: str) -> list[StoredArticle] | None:
+        """The articles of the briefing posted as ``message_ref``, or None if it is not one."""
+        with self.session() as session:
+            ids = session.scalar(select(PostedBriefingRow.article_ids).where(
+                PostedBriefingRow.platform == platform, PostedBriefingRow.channel == channel,
+                PostedBriefingRow.message_ref == message_ref))
+        if ids is None:
+            return None
+        return self.articles(int(i) for i in ids.split(",") if i)
+
+    @staticmethod
+    def _known(session: Session, url: str | None, digest: str) -> int | None:
+        condition = ArticleRow.content_hash == digest
+        if url:
+            condition = condition | (ArticleRow.url == url)
+        return session.scalar(select(ArticleRow.id).where(condition).limit(1))
+
+    @staticmethod
+    def _feed_id(session: Session, url: str) -> int:
+        feed_id = session.scalar(select(FeedRow.id).where(FeedRow.url == url))
+        if feed_id is None:
+            feed = FeedRow(url=url, title="", failures=0, paused=False, created_at=utcnow())
+            session.add(feed)
+            session.flush()
+            feed_id = feed.id
+        return feed_id
+
+
+def _stored(row: ArticleRow) -> StoredArticle:
+    article = Article(title=row.title, text=row.text, url=row.url, source=row.source,
+                      published=row.published_at)
+    return StoredArticle(id=row.id, article=article, created_at=row.created_at)
+
+
+__all__ = ["IngestResult", "Store", "StoredArticle"]

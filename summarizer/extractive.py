@@ -1,0 +1,299 @@
+"""The offline extractive summarizer: a small learned sentence scorer with redundancy control.
+
+Each sentence is described by a few cheap hand features: where it stands (news puts the
+point first), how long it is, how central it is (PACSUM-style directed centrality over
+TF-IDF vectors and a TextRank-style word-overlap degree), how close it is to the title,
+and what it looks like (numbers, names, quotes, questions, extraction debris). A linear
+model over those features, fitted offline on oracle labels (``bench/train.py``) and
+shipped as ``summarizer/data/extractive_weights_v1.json``, turns them into a score.
+Sentences are then picked greedily with maximal marginal relevance so the summary does
+not say the same thing twice, and returned in article order. Bylines, photo credits and
+calls to action are never picked unless nothing else is left.
+
+Run time is pure Python: no numpy, no model download, a few milliseconds per article.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Mapping, Sequence
+
+from .sentences import Sentence, sentence_spans
+from .text import content_terms, words
+
+WEIGHTS_FILE = "extractive_weights_v1.json"
+
+# The feature names, in the order :func:`sentence_features` computes them.
+FEATURES = (
+    "pos_inv",          # 1 / (1 + index)
+    "pos_first",        # the first sentence
+    "pos_lead3",        # one of the first three sentences
+    "pos_rel",          # index / (n - 1)
+    "para_first",       # the first sentence of its paragraph
+    "para_rel",         # paragraph number / number of paragraphs
+    "log_words",        # log(1 + words)
+    "short",            # how far below 8 words
+    "long",             # how far above 45 words
+    "len_rel",          # words / longest sentence's words
+    "fwd_central",      # PACSUM: similarity to the sentences after it
+    "bwd_central",      # similarity to the sentences before it
+    "central_rel",      # TF-IDF degree / the document's highest
+    "overlap_rel",      # TextRank-style overlap degree / the document's highest
+    "title_sim",        # cosine with the title (0 without a title)
+    "title_cover",      # share of the title's terms the sentence contains
+    "numbers",          # number tokens / words
+    "capitals",         # capitalised words after the first / words
+    "quote",            # contains quotation marks
+    "question",         # ends in a question mark
+    "colon_end",        # ends in a colon (a lead-in to a list or quote)
+    "lower_start",      # starts in lower case or with punctuation (a fragment)
+    "pronoun_start",    # starts with a pronoun or connective (needs context)
+    "debris",           # looks like a byline, credit or call to action
+)
+
+
+@dataclass(frozen=True)
+class ExtractiveWeights:
+    """The scorer's parameters: a linear model over :data:`FEATURES` plus selection knobs.
+
+    ``ExtractiveWeights()`` loads the tuned, shipped weights.
+    """
+
+    coef: Mapping[str, float] = field(default_factory=lambda: dict(_shipped()["coef"]))
+    intercept: float = field(default_factory=lambda: float(_shipped()["intercept"]))
+    redundancy: float = field(default_factory=lambda: float(_shipped()["selection"]["redundancy"]))
+    debris_penalty: float = 100.0
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ExtractiveWeights":
+        return cls(coef=dict(data["coef"]), intercept=float(data["intercept"]),
+                   redundancy=float(data["selection"]["redundancy"]))
+
+
+_SHIPPED: dict[str, Any] | None = None
+
+
+def _shipped() -> dict[str, Any]:
+    global _SHIPPED
+    if _SHIPPED is None:
+        text = resources.files("summarizer").joinpath("data").joinpath(WEIGHTS_FILE).read_text(encoding="utf-8")
+        _SHIPPED = json.loads(text)
+    return _SHIPPED
+
+
+_DEBRIS = re.compile(
+    r"^(?:by\s+[A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){0,3}(?:,|$|\s+and\b|\s*[|/-])|updated\b|published\b|"
+    r"posted\b|last updated\b|photo\b|photos\b|image\b|images\b|caption\b|source:|read more\b|"
+    r"read the full\b|click here\b|follow (?:us|him|her|me)\b|sign up\b|subscribe\b|share this\b|"
+    r"advertisement\b|copyright\b|all rights reserved\b|related:|related articles?\b|watch:|video:|"
+    r"see also\b|scroll down\b|(?:this|the) (?:story|article) (?:was|has been) (?:updated|corrected)|"
+    r"(?:email|e-mail) (?:us|me)\b|do you have\b|have your say\b|contact (?:us|the author)\b)",
+    re.IGNORECASE,
+)
+_CREDIT = re.compile(r"(?:getty images|\bap photo\b|\breuters/|\bphoto:|\(photo|/ ?afp\b|©|"
+                     r"\bpictured\b.*\bcredit\b|\bimage:|\bphotograph: )", re.IGNORECASE)
+_DATELINE = re.compile(r"^\s*(?:[A-Z][A-Za-z .,'-]{0,40}\s*)?\((?:CNN|AP|Reuters|AFP)\)\s*(?:--|\u2014|-)?\s*")
+_QUOTES = re.compile("[\"\u201c\u201d]|(?:^|\\s)'|'(?:\\s|$)")
+_PRONOUN_START = frozenset(
+    "he she it they them his her its their this that these those but and so or also however "
+    "then there meanwhile still yet instead".split()
+)
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    sentence: Sentence
+    score: float
+
+
+class ExtractiveSummarizer:
+    """The default summarizer: no model download, no network, a few milliseconds per article."""
+
+    name = "extractive"
+
+    def __init__(self, weights: ExtractiveWeights | None = None) -> None:
+        self.weights = weights or ExtractiveWeights()
+        self._coef = [float(self.weights.coef.get(f, 0.0)) for f in FEATURES]
+
+    def select(self, text: str, title: str = "", *, sentences: int = 3,
+               max_chars: int | None = None, spans: list[Sentence] | None = None) -> list[Sentence]:
+        """Pick the summary sentences of ``text``, in article order.
+
+        Args:
+            sentences: at most this many sentences.
+            max_chars: when set, stop before the total length passes it (the first
+                pick is always kept, so a summary is never empty).
+            spans: the sentence split to use, when the caller already has one.
+        """
+        spans = sentence_spans(text) if spans is None else spans
+        if not spans or sentences <= 0:
+            return []
+        feats, vectors = sentence_features(spans, title)
+        scores = self._linear(feats)
+        chosen = pick(scores, vectors, sentences, self.weights.redundancy,
+                      [len(s.text) for s in spans], max_chars)
+        return [spans[i] for i in sorted(chosen)]
+
+    def score(self, spans: list[Sentence], title: str = "") -> list[ScoredSentence]:
+        """Each sentence with its score, before redundancy control."""
+        feats, _ = sentence_features(spans, title)
+        return [ScoredSentence(s, v) for s, v in zip(spans, self._linear(feats))]
+
+    def _linear(self, feats: list[list[float]]) -> list[float]:
+        coef = self._coef
+        b = self.weights.intercept
+        debris = FEATURES.index("debris")
+        out = []
+        for f in feats:
+            value = b + sum(c * x for c, x in zip(coef, f))
+            if f[debris]:
+                value -= self.weights.debris_penalty
+            out.append(value)
+        return out
+
+
+def pick(scores: Sequence[float], vectors: Sequence[dict[str, float]], k: int, redundancy: float,
+         lengths: Sequence[int] | None = None, max_chars: int | None = None) -> list[int]:
+    """Greedy maximal-marginal-relevance choice of up to ``k`` sentence indices (pick order)."""
+    remaining = list(range(len(scores)))
+    chosen: list[int] = []
+    used = 0
+    while remaining and len(chosen) < k:
+        best, best_value = remaining[0], -math.inf
+        for i in remaining:
+            overlap = max((_dot(vectors[i], vectors[j]) for j in chosen), default=0.0)
+            value = scores[i] - redundancy * overlap
+            if value > best_value:
+                best, best_value = i, value
+        remaining.remove(best)
+        if chosen and _is_duplicate(vectors[best], [vectors[j] for j in chosen]):
+            continue
+        if max_chars is not None and lengths is not None and chosen and used + lengths[best] > max_chars:
+            continue
+        chosen.append(best)
+        used += (lengths[best] if lengths is not None else 0) + 1
+    return chosen
+
+
+def _is_duplicate(vec: dict[str, float], others: list[dict[str, float]]) -> bool:
+    return bool(vec) and any(_dot(vec, o) > 0.9 for o in others)
+
+
+def sentence_features(spans: Sequence[Sentence], title: str = "") -> tuple[list[list[float]], list[dict[str, float]]]:
+    """The :data:`FEATURES` of every sentence, and the sentences' unit TF-IDF vectors."""
+    n = len(spans)
+    texts = [_DATELINE.sub("", s.text) for s in spans]
+    terms = [content_terms(t) for t in texts]
+    counts = [Counter(t) for t in terms]
+    vectors = _tfidf(counts)
+    lengths = [len(t) for t in terms]
+    logs = [math.log(x) if x > 1 else 0.0 for x in lengths]
+
+    forward = [0.0] * n
+    backward = [0.0] * n
+    overlap = [0.0] * n
+    for i in range(n):
+        vi, ci = vectors[i], counts[i]
+        if not vi:
+            continue
+        if len(ci) > 0:
+            overlap[i] += (sum(c * c for c in ci.values()) / (2 * logs[i])) if logs[i] else 1.0
+        for j in range(i + 1, n):
+            vj = vectors[j]
+            if not vj:
+                continue
+            sim = _dot(vi, vj)
+            forward[i] += sim
+            backward[j] += sim
+            cj = counts[j]
+            a, b = (ci, cj) if len(ci) <= len(cj) else (cj, ci)
+            common = sum(c * b[w] for w, c in a.items() if w in b)
+            if common:
+                norm = logs[i] + logs[j]
+                edge = common / norm if norm > 1e-9 else float(common)
+                overlap[i] += edge
+                overlap[j] += edge
+    norm_n = max(1.0, n - 1.0)
+    degree = [0.0] * n
+    title_vec: dict[str, float] = {}
+    title_terms: set[str] = set()
+    if title:
+        title_terms = set(content_terms(title))
+        title_vec = _unit({w: 1.0 for w in title_terms})
+    n_words = [len(s.text.split()) for s in spans]
+    max_words = max(n_words) if n_words else 1
+    paragraphs = (spans[-1].paragraph - spans[0].paragraph + 1) if n else 1
+    out = []
+    for i, s in enumerate(spans):
+        text = s.text
+        toks = words(text)
+        nw = n_words[i]
+        first_word = toks[0] if toks else ""
+        raw_words = text.split()
+        caps = sum(1 for w in raw_words[1:] if w[:1].isupper())
+        nums = sum(1 for t in toks if t[:1].isdigit())
+        feats = [
+            1.0 / (1.0 + i),
+            1.0 if i == 0 else 0.0,
+            1.0 if i < 3 else 0.0,
+            i / norm_n,
+            1.0 if i == 0 or spans[i - 1].paragraph != s.paragraph else 0.0,
+            (s.paragraph - spans[0].paragraph) / max(1.0, paragraphs - 1.0),
+            math.log1p(nw),
+            max(0.0, 8.0 - nw) / 8.0,
+            min(1.0, max(0.0, nw - 45.0) / 45.0),
+            nw / max_words,
+            forward[i] / norm_n,
+            backward[i] / norm_n,
+            0.0,  # central_rel, filled below
+            0.0,  # overlap_rel, filled below
+            _dot(vectors[i], title_vec) if title_vec else 0.0,
+            (len(title_terms & set(terms[i])) / len(title_terms)) if title_terms else 0.0,
+            nums / max(1, nw),
+            caps / max(1, nw - 1),
+            1.0 if _QUOTES.search(text) else 0.0,
+            1.0 if text.rstrip("\"'\u201d\u2019) ").endswith("?") else 0.0,
+            1.0 if text.rstrip().endswith(":") else 0.0,
+            1.0 if text[:1].islower() or (text[:1] in ",;-)" ) else 0.0,
+            1.0 if first_word in _PRONOUN_START else 0.0,
+            1.0 if _is_debris(text) else 0.0,
+        ]
+        degree[i] = forward[i] + backward[i]
+        out.append(feats)
+    max_degree = max(degree) if degree else 0.0
+    max_overlap = max(overlap) if overlap else 0.0
+    ci_idx = FEATURES.index("central_rel")
+    ov_idx = FEATURES.index("overlap_rel")
+    for i in range(n):
+        out[i][ci_idx] = degree[i] / max_degree if max_degree > 0 else 0.0
+        out[i][ov_idx] = overlap[i] / max_overlap if max_overlap > 0 else 0.0
+    return out, vectors
+
+
+def _is_debris(text: str) -> bool:
+    return bool(_DEBRIS.match(text) or _CREDIT.search(text))
+
+
+def _tfidf(counts: list[Counter[str]]) -> list[dict[str, float]]:
+    df: Counter[str] = Counter()
+    for c in counts:
+        df.update(c.keys())
+    n = len(counts)
+    idf = {w: math.log(1.0 + n / d) for w, d in df.items()}
+    return [_unit({w: c * idf[w] for w, c in tf.items()}) for tf in counts]
+
+
+def _unit(vec: dict[str, float]) -> dict[str, float]:
+    length = math.sqrt(sum(v * v for v in vec.values()))
+    return {w: v / length for w, v in vec.items()} if length else {}
+
+
+def _dot(a: dict[str, float], b: dict[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(v * b[w] for w, v in a.items() if w in b)

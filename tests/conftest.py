@@ -1,0 +1,53 @@
+"""Shared fixtures: a real SQLite file per test, a fixed clock and a fake chat platform."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from adapters.fake import FakePlatform
+from bot.service import BriefingService
+from bot.settings import Settings
+from bot.store import Store
+
+REPO = Path(__file__).resolve().parent.parent
+SEEDS = REPO / "seeds"
+SEED_ARTICLE = SEEDS / "000_592635f540e083f6.txt"
+DATA = Path(__file__).resolve().parent / "data"
+NOW = datetime(2026, 11, 25, 8, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    env = {"BRIEFBOT_DATA_DIR": str(tmp_path / "data"), "BRIEFBOT_SEEDS": str(SEEDS)}
+    return Settings.from_env(env)
+
+
+@pytest.fixture
+def store(settings: Settings):
+    store = Store.open(settings.database_url)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def clock():
+    class Clock:
+        now = NOW
+
+        def __call__(self) -> datetime:
+            return self.now
+
+    return Clock()
+
+
+@pytest.fixture
+def service(settings: Settings, store: Store, clock) -> BriefingService:
+    return BriefingService(settings, store, clock=clock)
+
+
+@pytest.fixture
+def chat(service: BriefingService) -> FakePlatform:
+    return FakePlatform(service)
