@@ -24,7 +24,7 @@ from importlib import resources
 from typing import Any, Mapping, Sequence
 
 from .sentences import Sentence, sentence_spans
-from .text import content_terms, words
+from .text import STOP_WORDS, content_terms, stem, words
 
 WEIGHTS_FILE = "extractive_weights_v1.json"
 
@@ -96,7 +96,7 @@ _DEBRIS = re.compile(
     re.IGNORECASE,
 )
 _CREDIT = re.compile(r"(?:getty images|\bap photo\b|\breuters/|\bphoto:|\(photo|/ ?afp\b|©|"
-                     r"\bpictured\b.*\bcredit\b|\bimage:|\bphotograph: )", re.IGNORECASE)
+                     r"\bimage:|\bphotograph: )", re.IGNORECASE)
 _DATELINE = re.compile(r"^\s*(?:[A-Z][A-Za-z .,'-]{0,40}\s*)?\((?:CNN|AP|Reuters|AFP)\)\s*(?:--|\u2014|-)?\s*")
 _QUOTES = re.compile("[\"\u201c\u201d]|(?:^|\\s)'|'(?:\\s|$)")
 _PRONOUN_START = frozenset(
@@ -187,37 +187,41 @@ def _is_duplicate(vec: dict[str, float], others: list[dict[str, float]]) -> bool
 def sentence_features(spans: Sequence[Sentence], title: str = "") -> tuple[list[list[float]], list[dict[str, float]]]:
     """The :data:`FEATURES` of every sentence, and the sentences' unit TF-IDF vectors."""
     n = len(spans)
-    texts = [_DATELINE.sub("", s.text) for s in spans]
-    terms = [content_terms(t) for t in texts]
+    # Datelines such as "LONDON (Reuters) --" only ever open the article.
+    texts = [_DATELINE.sub("", s.text) if k == 0 else s.text for k, s in enumerate(spans)]
+    tokens = [words(t) for t in texts]
+    terms = [[stem(w) for w in toks if w not in STOP_WORDS and len(w) > 1] for toks in tokens]
     counts = [Counter(t) for t in terms]
     vectors = _tfidf(counts)
-    lengths = [len(t) for t in terms]
-    logs = [math.log(x) if x > 1 else 0.0 for x in lengths]
+    keys = [set(c) for c in counts]
+    logs = [math.log(len(t)) if len(t) > 1 else 0.0 for t in terms]
 
     forward = [0.0] * n
     backward = [0.0] * n
     overlap = [0.0] * n
     for i in range(n):
-        vi, ci = vectors[i], counts[i]
-        if not vi:
+        ki = keys[i]
+        if not ki:
             continue
-        if len(ci) > 0:
-            overlap[i] += (sum(c * c for c in ci.values()) / (2 * logs[i])) if logs[i] else 1.0
+        vi, ci, li = vectors[i], counts[i], logs[i]
+        # TextRank's self-loop: the sentence's overlap with itself.
+        overlap[i] += (sum(c * c for c in ci.values()) / (2 * li)) if li else 1.0
         for j in range(i + 1, n):
-            vj = vectors[j]
-            if not vj:
+            common = ki & keys[j]
+            if not common:
                 continue
-            sim = _dot(vi, vj)
+            vj, cj = vectors[j], counts[j]
+            sim = 0.0
+            shared = 0
+            for w in common:
+                sim += vi[w] * vj[w]
+                shared += ci[w] * cj[w]
             forward[i] += sim
             backward[j] += sim
-            cj = counts[j]
-            a, b = (ci, cj) if len(ci) <= len(cj) else (cj, ci)
-            common = sum(c * b[w] for w, c in a.items() if w in b)
-            if common:
-                norm = logs[i] + logs[j]
-                edge = common / norm if norm > 1e-9 else float(common)
-                overlap[i] += edge
-                overlap[j] += edge
+            norm = li + logs[j]
+            edge = shared / norm if norm > 1e-9 else float(shared)
+            overlap[i] += edge
+            overlap[j] += edge
     norm_n = max(1.0, n - 1.0)
     degree = [0.0] * n
     title_vec: dict[str, float] = {}
@@ -231,7 +235,7 @@ def sentence_features(spans: Sequence[Sentence], title: str = "") -> tuple[list[
     out = []
     for i, s in enumerate(spans):
         text = s.text
-        toks = words(text)
+        toks = tokens[i]
         nw = n_words[i]
         first_word = toks[0] if toks else ""
         raw_words = text.split()
@@ -256,7 +260,7 @@ def sentence_features(spans: Sequence[Sentence], title: str = "") -> tuple[list[
             (len(title_terms & set(terms[i])) / len(title_terms)) if title_terms else 0.0,
             nums / max(1, nw),
             caps / max(1, nw - 1),
-            1.0 if _QUOTES.search(text) else 0.0,
+            1.0 if _has_quote(text) else 0.0,
             1.0 if text.rstrip("\"'\u201d\u2019) ").endswith("?") else 0.0,
             1.0 if text.rstrip().endswith(":") else 0.0,
             1.0 if text[:1].islower() or (text[:1] in ",;-)" ) else 0.0,
@@ -275,8 +279,20 @@ def sentence_features(spans: Sequence[Sentence], title: str = "") -> tuple[list[
     return out, vectors
 
 
+_CREDIT_HINTS = ("getty", "photo", "reuters/", "afp", "\u00a9", "image:")
+
+
 def _is_debris(text: str) -> bool:
-    return bool(_DEBRIS.match(text) or _CREDIT.search(text))
+    if _DEBRIS.match(text):
+        return True
+    low = text.lower()
+    return any(h in low for h in _CREDIT_HINTS) and bool(_CREDIT.search(text))
+
+
+def _has_quote(text: str) -> bool:
+    if '"' in text or "\u201c" in text or "\u201d" in text:
+        return True
+    return "'" in text and bool(_QUOTES.search(text))
 
 
 def _tfidf(counts: list[Counter[str]]) -> list[dict[str, float]]:
