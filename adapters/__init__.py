@@ -12,7 +12,7 @@ from bot.platform import Platform
 from bot.settings import Settings
 
 
-def configured_platforms(settings: Settings) -> list[Platform]:
+def configured_platforms(settings: Settings, *, stay: bool = False) -> list[Platform]:
     """The platforms whose credentials are set; the console when there are none."""
     platforms: list[Platform] = []
     if settings.slack_bot_token or settings.slack_client_id:
@@ -24,9 +24,9 @@ def configured_platforms(settings: Settings) -> list[Platform]:
         require("discord", "discord", "Discord")
         from .discord import DiscordPlatform
 
-        platforms.append(DiscordPlatform(settings))
+        platforms.append(DiscordPlatform(settings, message_content=settings.discord_message_content))
     if not platforms:
         from .console import ConsolePlatform
 
-        platforms.append(ConsolePlatform())
+        platforms.append(ConsolePlatform(stay=stay))
     return platforms

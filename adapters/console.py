@@ -20,11 +20,13 @@ class ConsolePlatform:
     name = "console"
 
     def __init__(self, stdin: IO[str] | None = None, stdout: IO[str] | None = None,
-                 *, post_digest: bool = True) -> None:
+                 *, post_digest: bool = True, stay: bool = False) -> None:
         self.stdin = stdin or sys.stdin
         self.stdout = stdout or sys.stdout
         self.post_digest = post_digest
+        self.stay = stay  # keep running after end of input, for scheduled digests
         self.context = Context(platform="console", channel="console", user="you", is_admin=True)
+        self.posts = 0
 
     async def run(self, bot: BriefBot) -> None:
         if self.post_digest:
@@ -44,9 +46,16 @@ class ConsolePlatform:
             else:
                 reply = await bot.question(self.context, text)
             self.post(reply)
+        if self.stay:
+            await asyncio.Event().wait()
 
     def post(self, reply: Reply) -> None:
         self.write(reply_text(reply))
+
+    async def deliver(self, channel: str, reply: Reply) -> str | None:
+        self.posts += 1
+        self.post(reply)
+        return f"console-{self.posts}"
 
     def write(self, text: str) -> None:
         self.stdout.write(text + "\n\n")

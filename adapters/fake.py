@@ -44,6 +44,15 @@ class FakePlatform:
         self.posted.append(post)
         return post
 
+    async def deliver(self, channel: str, reply: Reply) -> str | None:
+        """The bot posts on its own (a scheduled digest, a notice)."""
+        post = Post(f"m{len(self.posted) + 1}", channel, reply_text(reply), reply)
+        self.posted.append(post)
+        return post.ref
+
+    async def run(self, bot) -> None:  # pragma: no cover - tests drive the fake with say()
+        return None
+
     @property
     def last(self) -> Post:
         return self.posted[-1]

@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    python -m bench.train ../shared/data/cnn_val1000.jsonl ../shared/data/bbc_dev.jsonl \\
+    python -m bench.train cnn_val1000.jsonl bbc_dev.jsonl \\
         [--out summarizer/data/extractive_weights_v1.json] [--folds 2] [--no-write]
 
 What it does:

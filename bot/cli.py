@@ -185,12 +185,15 @@ def ask(question: Annotated[str, typer.Argument(help="A question about the store
 
 
 @app.command()
-def run() -> None:
+def run(
+    stay: Annotated[bool, typer.Option("--stay", help="Console: keep running after end of input, "
+                                       "so scheduled digests still post.")] = False,
+) -> None:
     """Start the bot on every configured platform (the console when none is configured)."""
     from adapters import configured_platforms
 
     settings = _settings()
-    platforms = configured_platforms(settings)
+    platforms = configured_platforms(settings, stay=stay)
     service = _service(settings)
     if [p.name for p in platforms] == ["console"] and settings.seeds_dir is not None:
         report = service.ingest(str(settings.seeds_dir))
@@ -200,13 +203,32 @@ def run() -> None:
         asyncio.run(_run_platforms(service, platforms))
     except KeyboardInterrupt:
         pass
+    finally:
+        service.store.close()
 
 
 async def _run_platforms(service, platforms) -> None:
-    from .platform import BriefBot
+    """Run every platform and the scheduler on this one loop until done, Ctrl-C or SIGTERM."""
+    import signal
 
+    from .platform import BriefBot
+    from .runtime import Runtime
+
+    runtime = Runtime(service, platforms)
+    main = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGTERM, main.cancel)
+    except (NotImplementedError, RuntimeError):  # pragma: no cover - not on this platform
+        pass
     bot = BriefBot(service)
-    await asyncio.gather(*(platform.run(bot) for platform in platforms))
+    await runtime.start()
+    try:
+        await asyncio.gather(*(platform.run(bot) for platform in platforms))
+    except asyncio.CancelledError:
+        pass
+    finally:
+        await runtime.stop()
 
 
 if __name__ == "__main__":  # pragma: no cover

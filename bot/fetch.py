@@ -37,6 +37,7 @@ from bot.errors import FetchRefused, SourceError
 __all__ = [
     "ALLOWED_CONTENT_TYPES",
     "DEFAULT_ACCEPT",
+    "FEED_ACCEPT",
     "FetchPolicy",
     "FetchedDocument",
     "MAX_URL_LENGTH",
@@ -69,6 +70,11 @@ DEFAULT_ACCEPT = (
     "text/html,application/xhtml+xml,application/rss+xml,application/atom+xml,"
     "application/feed+json;q=0.9,application/xml;q=0.9,text/xml;q=0.9,"
     "text/markdown;q=0.8,text/plain;q=0.8,application/json;q=0.7"
+)
+
+FEED_ACCEPT = (
+    "application/rss+xml,application/atom+xml,application/feed+json,"
+    "application/xml;q=0.9,text/xml;q=0.9,*/*;q=0.1"
 )
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})

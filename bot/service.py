@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from summarizer import Briefing, Budget, Summarizer, compose, default_summarizer
 
 from .articles import Article, to_document
+from .channel_settings import ChannelSettings
 from .commands import USAGE, BriefTopic, BriefUrl, Command, Help, Invalid, Latest, parse_brief
 from .errors import BriefbotError
 from .fetch import FetchPolicy
@@ -51,6 +52,9 @@ class BriefingService:
             Help: lambda ctx, cmd: Reply(text=USAGE),
             Invalid: lambda ctx, cmd: Reply(text=f"{cmd.reason}\n\n{USAGE}", error=True),
         }
+        # Told ("schedule", channel_id) or ("feed", feed_id) when one changes; the scheduler listens.
+        self.listeners: list[Callable[[str, int], None]] = []
+        ChannelSettings(self).register()
 
     # -- commands -----------------------------------------------------------------
 
@@ -78,6 +82,14 @@ class BriefingService:
     def register(self, command_type: type, handler: Callable[[Context, Command], Reply]) -> None:
         """Add the handler of a subcommand's command type (see ``bot.commands.SUBCOMMANDS``)."""
         self._commands[command_type] = handler
+
+    def context_for(self, platform: str, channel: str) -> Context:
+        """The context of the bot itself posting in a channel (digests, notices)."""
+        return Context(platform=platform, channel=channel, user="", is_admin=False)
+
+    def notify(self, what: str, ident: int) -> None:
+        for listener in self.listeners:
+            listener(what, ident)
 
     # -- briefings ------------------------------------------------------------------
 

@@ -40,6 +40,10 @@ class Settings:
     max_stories: int = 8
     digest_window_hours: float = 24.0
     timezone: str = "UTC"
+    misfire_grace: int = 3600
+    feed_interval_minutes: int = 15
+    feed_pause_after: int = 5
+    quiet_empty_digest: bool = False
     host: str = "0.0.0.0"
     port: int = 3000
     slack_bot_token: str | None = field(default=None, repr=False)
@@ -55,6 +59,7 @@ class Settings:
     discord_guild_ids: tuple[int, ...] = ()
     discord_shards: str | None = None
     discord_admin_role: str | None = None
+    discord_message_content: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -77,7 +82,11 @@ class Settings:
             read_timeout=_number(env, "BRIEFBOT_READ_TIMEOUT", 15.0, float),
             summary_sentences=_number(env, "BRIEFBOT_SUMMARY_SENTENCES", 3, int),
             max_stories=_number(env, "BRIEFBOT_MAX_STORIES", 8, int),
-            timezone=env.get("BRIEFBOT_TIMEZONE") or "UTC",
+            timezone=_timezone(env),
+            misfire_grace=_number(env, "BRIEFBOT_MISFIRE_GRACE", 3600, int),
+            feed_interval_minutes=_number(env, "BRIEFBOT_FEED_INTERVAL", 15, int),
+            feed_pause_after=_number(env, "BRIEFBOT_FEED_PAUSE_AFTER", 5, int),
+            quiet_empty_digest=env.get("BRIEFBOT_EMPTY_DIGEST", "say").strip().lower() == "skip",
             host=env.get("BRIEFBOT_HOST") or "0.0.0.0",
             port=_port(env),
             slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
@@ -93,6 +102,7 @@ class Settings:
             discord_guild_ids=_ids(env, "DISCORD_GUILD_IDS"),
             discord_shards=env.get("DISCORD_SHARDS") or None,
             discord_admin_role=env.get("DISCORD_ADMIN_ROLE") or None,
+            discord_message_content=_flag(env, "DISCORD_MESSAGE_CONTENT"),
         )
 
     def fetch_policy(self) -> FetchPolicy:
@@ -103,6 +113,25 @@ class Settings:
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,
         )
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise BriefbotError(f"{name} must be 1 or 0 (true or false), not {env.get(name)!r}.")
+
+
+def _timezone(env: Mapping[str, str]) -> str:
+    from .commands import canonical_timezone
+
+    raw = env.get("BRIEFBOT_TIMEZONE") or "UTC"
+    zone = canonical_timezone(raw)
+    if zone is None:
+        raise BriefbotError(f"BRIEFBOT_TIMEZONE must be an IANA time zone such as Europe/London, not {raw!r}.")
+    return zone
 
 
 def _port(env: Mapping[str, str]) -> int:

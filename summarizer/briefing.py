@@ -63,6 +63,8 @@ class Story:
     headline: str
     bullets: tuple[Bullet, ...]
     sources: tuple[SourceLink, ...]
+    update: bool = False  # a story the channel was served before, told from what is new since
+    key: str | None = None  # the story's id across digests (see summarizer.stories)
 
     @property
     def url(self) -> str | None:

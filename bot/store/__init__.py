@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..articles import Article
 from ..errors import BriefbotError
+from .channels import ChannelStore
 from .database import create_database_engine, upgrade
 from .models import ArticleRow, FeedRow, PostedBriefingRow, utcnow
 
@@ -23,6 +24,7 @@ class StoredArticle:
     id: int
     article: Article
     created_at: datetime
+    feed_id: int | None = None
 
     @property
     def when(self) -> datetime:
@@ -43,6 +45,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.channels = ChannelStore(self._sessions)
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -101,6 +104,15 @@ class Store:
         query = select(ArticleRow).order_by(when.desc(), ArticleRow.id.desc()).limit(limit)
         if since is not None:
             query = query.where(when >= since)
+        return self._load(query)
+
+    def arrived(self, since: datetime, *, feed_ids: Iterable[int] | None = None,
+                limit: int = 500) -> list[StoredArticle]:
+        """Articles stored since ``since`` (from the given feeds only, when given), newest first."""
+        query = (select(ArticleRow).where(ArticleRow.created_at >= since)
+                 .order_by(ArticleRow.created_at.desc(), ArticleRow.id.desc()).limit(limit))
+        if feed_ids is not None:
+            query = query.where(ArticleRow.feed_id.in_(list(feed_ids)))
         return self._load(query)
 
     def articles(self, ids: Iterable[int]) -> list[StoredArticle]:
@@ -164,7 +176,7 @@ class Store:
 def _stored(row: ArticleRow) -> StoredArticle:
     article = Article(title=row.title, text=row.text, url=row.url, source=row.source,
                       published=row.published_at)
-    return StoredArticle(id=row.id, article=article, created_at=row.created_at)
+    return StoredArticle(id=row.id, article=article, created_at=row.created_at, feed_id=row.feed_id)
 
 
 __all__ = ["IngestResult", "Store", "StoredArticle"]

@@ -44,7 +44,9 @@ def create_database_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(connection):
-            connection.exec_driver_sql("BEGIN")
+            # IMMEDIATE takes the write lock up front, so two writers queue (busy timeout)
+            # instead of one failing at once with "database is locked" when it upgrades.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     if parsed.get_backend_name() == "postgresql":

@@ -92,6 +92,11 @@ class ChannelRow(Base):
     name: Mapped[str] = mapped_column(String(255), default="")
     timezone: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The digest schedule: "daily" or "weekdays" at "HH:MM" in ``timezone``; None when off.
+    schedule_kind: Mapped[str | None] = mapped_column(String(16))
+    schedule_time: Mapped[str | None] = mapped_column(String(5))
+    schedule_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_digest_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class SubscriptionRow(Base):
@@ -133,3 +138,15 @@ class PostedBriefingRow(Base):
     message_ref: Mapped[str] = mapped_column(String(255))
     article_ids: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class ServedStoryRow(Base):
+    """A story a channel's digest carried: what it was about and which sentences it showed."""
+
+    __tablename__ = "served_stories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), index=True)
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id", ondelete="SET NULL"))
+    memory: Mapped[str] = mapped_column(Text)  # JSON, from summarizer.stories
+    served_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -1,0 +1,247 @@
+"""Channels, their feed subscriptions and digest schedules, the delivery ledger, feed state."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .models import (
+    ArticleRow,
+    ChannelRow,
+    DeliveryRow,
+    FeedRow,
+    ServedStoryRow,
+    SubscriptionRow,
+    utcnow,
+)
+
+
+@dataclass(frozen=True)
+class Channel:
+    id: int
+    platform: str
+    external_id: str
+    timezone: str | None
+    schedule_kind: str | None
+    schedule_time: str | None
+    schedule_set_at: datetime | None
+    last_digest_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Feed:
+    id: int
+    url: str
+    title: str
+    etag: str | None
+    last_modified: str | None
+    last_fetched_at: datetime | None
+    last_success_at: datetime | None
+    failures: int
+    last_error: str | None
+    paused: bool
+    poll_minutes: int | None
+    articles: int = 0
+
+
+@dataclass(frozen=True)
+class Subscription:
+    feed: Feed
+    keywords: tuple[str, ...]
+
+
+def _channel(row: ChannelRow) -> Channel:
+    return Channel(row.id, row.platform, row.external_id, row.timezone, row.schedule_kind,
+                   row.schedule_time, row.schedule_set_at, row.last_digest_at)
+
+
+def _feed(row: FeedRow, articles: int = 0) -> Feed:
+    return Feed(row.id, row.url, row.title, row.etag, row.last_modified, row.last_fetched_at,
+                row.last_success_at, row.failures, row.last_error, row.paused, row.poll_minutes, articles)
+
+
+class ChannelStore:
+    """The per-channel state of the digest, on the store's engine."""
+
+    def __init__(self, sessions) -> None:
+        self._sessions = sessions
+
+    # -- channels and schedules -------------------------------------------------
+
+    def channel(self, platform: str, external_id: str, *, create: bool = True) -> Channel | None:
+        with self._sessions() as session, session.begin():
+            row = self._channel_row(session, platform, external_id, create)
+            return _channel(row) if row else None
+
+    def get(self, channel_id: int) -> Channel | None:
+        with self._sessions() as session:
+            row = session.get(ChannelRow, channel_id)
+            return _channel(row) if row else None
+
+    def set_schedule(self, channel_id: int, kind: str | None, time: str | None, timezone: str | None,
+                     now: datetime) -> Channel:
+        with self._sessions() as session, session.begin():
+            row = session.get(ChannelRow, channel_id)
+            row.schedule_kind, row.schedule_time = kind, time
+            row.schedule_set_at = now if kind else None
+            if timezone:
+                row.timezone = timezone
+            return _channel(row)
+
+    def scheduled(self) -> list[Channel]:
+        with self._sessions() as session:
+            rows = session.scalars(select(ChannelRow).where(ChannelRow.schedule_kind.is_not(None))).all()
+            return [_channel(r) for r in rows]
+
+    # -- subscriptions ------------------------------------------------------------
+
+    def subscribe(self, channel_id: int, feed_url: str, title: str, keywords: tuple[str, ...]) -> bool:
+        """Follow a feed (kept paused or not as it is); False if it was followed already."""
+        with self._sessions() as session, session.begin():
+            feed = session.scalar(select(FeedRow).where(FeedRow.url == feed_url))
+            if feed is None:
+                feed = FeedRow(url=feed_url, title=title[:500], failures=0, paused=False, created_at=utcnow())
+                session.add(feed)
+                session.flush()
+            elif title and not feed.title:
+                feed.title = title[:500]
+            existing = session.scalar(select(SubscriptionRow).where(
+                SubscriptionRow.channel_id == channel_id, SubscriptionRow.feed_id == feed.id))
+            if existing is not None:
+                existing.keywords = " ".join(keywords)
+                return False
+            session.add(SubscriptionRow(channel_id=channel_id, feed_id=feed.id, keywords=" ".join(keywords),
+                                        created_at=utcnow()))
+            return True
+
+    def unsubscribe(self, channel_id: int, feed_url: str) -> bool:
+        with self._sessions() as session, session.begin():
+            feed_id = session.scalar(select(FeedRow.id).where(FeedRow.url == feed_url))
+            if feed_id is None:
+                return False
+            result = session.execute(delete(SubscriptionRow).where(
+                SubscriptionRow.channel_id == channel_id, SubscriptionRow.feed_id == feed_id))
+            return bool(result.rowcount)
+
+    def subscriptions(self, channel_id: int) -> list[Subscription]:
+        from sqlalchemy import func
+
+        with self._sessions() as session:
+            counts = dict(session.execute(
+                select(ArticleRow.feed_id, func.count()).group_by(ArticleRow.feed_id)).all())
+            rows = session.execute(
+                select(SubscriptionRow, FeedRow).join(FeedRow, FeedRow.id == SubscriptionRow.feed_id)
+                .where(SubscriptionRow.channel_id == channel_id).order_by(FeedRow.url)).all()
+            return [Subscription(_feed(feed, counts.get(feed.id, 0)), tuple(sub.keywords.split()))
+                    for sub, feed in rows]
+
+    def subscribers(self, feed_id: int) -> list[Channel]:
+        with self._sessions() as session:
+            rows = session.scalars(select(ChannelRow).join(
+                SubscriptionRow, SubscriptionRow.channel_id == ChannelRow.id)
+                .where(SubscriptionRow.feed_id == feed_id)).all()
+            return [_channel(r) for r in rows]
+
+    # -- feeds ------------------------------------------------------------------------
+
+    def feeds(self, *, subscribed_only: bool = True) -> list[Feed]:
+        with self._sessions() as session:
+            query = select(FeedRow).order_by(FeedRow.id)
+            if subscribed_only:
+                query = query.where(FeedRow.id.in_(select(SubscriptionRow.feed_id)))
+            return [_feed(r) for r in session.scalars(query).all()]
+
+    def feed(self, feed_id: int) -> Feed | None:
+        with self._sessions() as session:
+            row = session.get(FeedRow, feed_id)
+            return _feed(row) if row else None
+
+    def feed_polled(self, feed_id: int, now: datetime, *, title: str | None = None, etag: str | None = None,
+                    last_modified: str | None = None) -> None:
+        with self._sessions() as session, session.begin():
+            row = session.get(FeedRow, feed_id)
+            row.last_fetched_at = row.last_success_at = now
+            row.failures, row.last_error, row.paused = 0, None, False
+            if title:
+                row.title = title[:500]
+            if etag is not None:
+                row.etag = etag[:500]
+            if last_modified is not None:
+                row.last_modified = last_modified[:100]
+
+    def feed_failed(self, feed_id: int, now: datetime, error: str, *, pause_after: int) -> tuple[int, bool]:
+        """Count a failed poll; returns (failures in a row, whether the feed was paused just now)."""
+        with self._sessions() as session, session.begin():
+            row = session.get(FeedRow, feed_id)
+            row.last_fetched_at = now
+            row.failures += 1
+            row.last_error = error[:1000]
+            paused_now = not row.paused and row.failures >= pause_after
+            if paused_now:
+                row.paused = True
+            return row.failures, paused_now
+
+    # -- the delivery ledger ------------------------------------------------------------
+
+    def claim(self, channel_id: int, slot: str, now: datetime) -> int | None:
+        """Claim a digest slot for a channel; None when it was claimed before (by anyone)."""
+        try:
+            with self._sessions() as session, session.begin():
+                row = DeliveryRow(channel_id=channel_id, slot=slot, status="claimed", claimed_at=now)
+                session.add(row)
+                session.flush()
+                return row.id
+        except IntegrityError:
+            return None
+
+    def delivered(self, delivery_id: int, now: datetime, message_ref: str | None, *, since: datetime | None,
+                  memories: list[dict]) -> None:
+        """Mark a claimed slot posted, remember the stories it carried, move the channel's window."""
+        with self._sessions() as session, session.begin():
+            row = session.get(DeliveryRow, delivery_id)
+            row.status, row.posted_at, row.message_ref = "posted", now, (message_ref or "")[:255] or None
+            channel = session.get(ChannelRow, row.channel_id)
+            channel.last_digest_at = since or now
+            for memory in memories:
+                session.add(ServedStoryRow(channel_id=row.channel_id, delivery_id=delivery_id,
+                                           memory=json.dumps(memory, ensure_ascii=False), served_at=now))
+
+    def delivery_failed(self, delivery_id: int, error: str) -> None:
+        with self._sessions() as session, session.begin():
+            row = session.get(DeliveryRow, delivery_id)
+            row.status = "failed"
+            row.message_ref = error[:255]
+
+    def deliveries(self, channel_id: int) -> list[tuple[str, str]]:
+        """(slot, status) of every delivery of a channel, oldest first."""
+        with self._sessions() as session:
+            return [(r.slot, r.status) for r in session.scalars(
+                select(DeliveryRow).where(DeliveryRow.channel_id == channel_id).order_by(DeliveryRow.id)).all()]
+
+    def served(self, channel_id: int, since: datetime) -> list[dict]:
+        """What the channel's digests carried since ``since``, oldest first."""
+        with self._sessions() as session:
+            rows = session.scalars(select(ServedStoryRow).where(
+                ServedStoryRow.channel_id == channel_id, ServedStoryRow.served_at >= since)
+                .order_by(ServedStoryRow.id)).all()
+            return [json.loads(r.memory) for r in rows]
+
+    @staticmethod
+    def _channel_row(session: Session, platform: str, external_id: str, create: bool) -> ChannelRow | None:
+        row = session.scalar(select(ChannelRow).where(ChannelRow.platform == platform,
+                                                      ChannelRow.external_id == external_id))
+        if row is None and create:
+            try:
+                with session.begin_nested():
+                    row = ChannelRow(platform=platform, external_id=external_id[:255], name="",
+                                     created_at=utcnow())
+                    session.add(row)
+            except IntegrityError:
+                row = session.scalar(select(ChannelRow).where(ChannelRow.platform == platform,
+                                                              ChannelRow.external_id == external_id))
+        return row
