@@ -53,8 +53,13 @@ class ConsolePlatform:
         self.write(reply_text(reply))
 
     async def deliver(self, channel: str, reply: Reply) -> str | None:
+        """Print what the bot posts on its own; a post to another channel than the terminal's is
+        headed ``[channel]`` (channels made in the database, e.g. on a shared server)."""
         self.posts += 1
-        self.post(reply)
+        if channel != self.context.channel:
+            self.write(f"[{channel}] " + reply_text(reply))
+        else:
+            self.post(reply)
         return f"console-{self.posts}"
 
     def write(self, text: str) -> None:

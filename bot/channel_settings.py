@@ -47,13 +47,15 @@ class ChannelSettings:
         title = fetched.title or feed_url
         now = self.service.clock()
         channel = self._channel(ctx)
-        new = self.store.channels.subscribe(channel.id, feed_url, title, cmd.keywords)
+        new = self.store.channels.subscribe(channel.id, feed_url, title, cmd.keywords, cmd.every_minutes)
         stored = self.store.add_articles(fetched.articles, feed_url=feed_url, now=now)
         feed = next(s.feed for s in self.store.channels.subscriptions(channel.id) if s.feed.url == feed_url)
         self.store.channels.feed_polled(feed.id, now, title=title, etag=fetched.etag,
                                         last_modified=fetched.last_modified)
         self.service.notify("feed", feed.id)
         keywords = f" (only items mentioning {', '.join(cmd.keywords)})" if cmd.keywords else ""
+        if cmd.every_minutes:
+            keywords += f", polled every {cmd.every_minutes} minutes"
         verb = "Subscribed" if new else "Updated the subscription of"
         resumed = " It was paused after failing; it is polled again now." if feed.paused else ""
         return Reply(text=f"{verb} this channel to {title} <{feed_url}>{keywords}: "
@@ -80,6 +82,8 @@ class ChannelSettings:
                      f"last fetched {_ago(f.last_fetched_at, now)}, {f.articles} items"
                      + (f", {f.failures} failures in a row ({f.last_error})" if f.failures else ""))
             keywords = f" [keywords: {', '.join(sub.keywords)}]" if sub.keywords else ""
+            if f.poll_minutes:
+                keywords += f" [every {f.poll_minutes} min]"
             lines.append(f"\u2022 {f.title or f.url} <{f.url}>{keywords}: {state}")
         return Reply(text="\n".join(lines))
 

@@ -16,10 +16,12 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from summarizer import Budget, Document, compose, default_summarizer
+from summarizer import Budget, Document
 
 from .articles import to_document
+from .cli_db import db_app
 from .errors import BriefbotError
+from .language_model import brief, deadline_for, summarizers
 from .render import answer_text, briefing_json, briefing_markdown, briefing_text
 from .settings import Settings
 from .sources import load_source
@@ -30,6 +32,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(db_app, name="db")
 err = Console(stderr=True)
 log = logging.getLogger("briefbot")
 
@@ -97,8 +100,9 @@ def summarize(
         documents = [_stdin_document()]
     else:
         documents = [to_document(a) for a in load_source(source, settings.fetch_policy())]
-    briefing = compose(documents, default_summarizer(), title=documents[0].title or "Summary",
-                       budget=Budget(sentences=sentences))
+    summarizer, _ = summarizers(settings)
+    briefing = brief(documents, summarizer, title=documents[0].title or "Summary",
+                     budget=Budget(sentences=sentences), max_stories=None, deadline=deadline_for(settings))
     if not briefing.stories:
         _fail("There is no text to summarize.")
     _print_briefing(briefing, fmt)
@@ -214,7 +218,8 @@ async def _run_platforms(service, platforms) -> None:
     from .platform import BriefBot
     from .runtime import Runtime
 
-    runtime = Runtime(service, platforms)
+    runtime = Runtime(service, platforms, leader_retry=service.settings.leader_retry,
+                      claim_lease=timedelta(seconds=service.settings.claim_lease))
     main = asyncio.current_task()
     loop = asyncio.get_running_loop()
     try:

@@ -24,7 +24,8 @@ Usage:
   /brief                  the latest briefing for this channel
   /brief <url>            a briefing of one article
   /brief <topic words>    a briefing on a topic from the stored news
-  /brief subscribe <feed-url> [keywords...]   follow a feed here (only items with a keyword, if given)
+  /brief subscribe <feed-url> [keywords...] [every:30m]   follow a feed here (only items with a
+                          keyword, if given; polled every 15 minutes unless every: says otherwise)
   /brief unsubscribe <feed-url>               stop following it
   /brief feeds            the feeds this channel follows and how they are doing
   /brief schedule daily HH:MM [Area/City]     post a digest here every day (weekdays: Mon-Fri)
@@ -64,6 +65,7 @@ class Invalid:
 class Subscribe:
     url: str
     keywords: tuple[str, ...] = ()
+    every_minutes: int | None = None  # this feed's polling interval, when not the default
 
 
 @dataclass(frozen=True)
@@ -116,16 +118,29 @@ def _feed_url(word: str) -> str | None:
     return None
 
 
+_EVERY = re.compile(r"^every[:=](\d{1,4})(m|h)$", re.IGNORECASE)
+
+
 def _subscribe(args: list[str]) -> Command:
     if not args:
         return Invalid("Give the feed's URL: /brief subscribe <feed-url> [keywords...]")
     url = _feed_url(args[0])
     if url is None:
         return Invalid(f"{_clip(args[0])} is not a feed URL: /brief subscribe <feed-url> [keywords...]")
-    keywords = tuple(dict.fromkeys(w.lower() for w in args[1:] if any(c.isalnum() for c in w)))
+    every = None
+    words = []
+    for word in args[1:]:
+        interval = _EVERY.match(word)
+        if interval:
+            every = int(interval.group(1)) * (60 if interval.group(2).lower() == "h" else 1)
+            if not 5 <= every <= 24 * 60:
+                return Invalid("A feed is polled every 5 minutes at most and every 24 hours at least.")
+        elif any(c.isalnum() for c in word):
+            words.append(word.lower())
+    keywords = tuple(dict.fromkeys(words))
     if len(keywords) > 20:
         return Invalid("Give at most 20 keywords.")
-    return Subscribe(url, keywords)
+    return Subscribe(url, keywords, every)
 
 
 def _unsubscribe(args: list[str]) -> Command:

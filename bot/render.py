@@ -9,6 +9,8 @@ from summarizer import Briefing, SourceLink
 
 from .replies import Answer, Reply
 
+MORE_SHOWN = 15  # headlines listed under "More stories"; the rest are counted
+
 
 def briefing_text(briefing: Briefing) -> str:
     lines = [briefing.title, "=" * min(len(briefing.title), 72)]
@@ -19,11 +21,17 @@ def briefing_text(briefing: Briefing) -> str:
         if story.headline != briefing.title or len(briefing.stories) > 1:
             lines.append(story.headline)
         lines.extend(f"  \u2022 {b.text}" for b in story.bullets)
-        lines.extend(f"  Source: {_source_text(s)}" for s in story.sources)
+        if len(story.sources) > 1:
+            lines.append(f"  {len(story.sources)} sources:")
+            lines.extend(f"    {_source_text(s)}" for s in story.sources)
+        else:
+            lines.extend(f"  Source: {_source_text(s)}" for s in story.sources)
     if briefing.more:
         lines.append("")
         lines.append(f"More stories ({len(briefing.more)}):")
-        lines.extend(f"  - {s.headline}" + (f" <{s.url}>" if s.url else "") for s in briefing.more)
+        lines.extend(f"  - {s.headline}" + (f" <{s.url}>" if s.url else "") for s in briefing.more[:MORE_SHOWN])
+        if len(briefing.more) > MORE_SHOWN:
+            lines.append(f"  ... and {len(briefing.more) - MORE_SHOWN} more; ask for a topic with /brief <words>.")
     return "\n".join(lines)
 
 

@@ -22,6 +22,7 @@ class Answer:
     sentences: tuple[str, ...]
     sources: tuple[Source, ...]
     covered: bool
+    method: str = "extractive"
 
     @property
     def text(self) -> str:

@@ -13,6 +13,12 @@ from summarizer.text import content_terms
 from .store import StoredArticle
 
 
+# Words that shape a question rather than say what it is about.
+QUESTION_WORDS = frozenset(content_terms(
+    "much many happen happened happening tell know latest news anything something think thing "
+    "explain describe please whether kind sort going get got"))
+
+
 @dataclass(frozen=True)
 class Passage:
     """A sentence of a stored article that matches a query."""
@@ -52,7 +58,7 @@ class SentenceIndex:
 
     def search(self, query: str, k: int = 3, *, min_coverage: float = 0.5) -> list[Passage]:
         """The ``k`` best sentences that cover at least ``min_coverage`` of the query's weight."""
-        terms = list(dict.fromkeys(content_terms(query)))
+        terms = [t for t in dict.fromkeys(content_terms(query)) if t not in QUESTION_WORDS]
         if not terms or not self.units:
             return []
         weights = {t: self.idf(t) for t in terms}

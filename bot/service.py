@@ -7,13 +7,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from summarizer import Briefing, Budget, Summarizer, compose, default_summarizer
+from summarizer import Briefing, Budget, Summarizer
 
 from .articles import Article, to_document
 from .channel_settings import ChannelSettings
 from .commands import USAGE, BriefTopic, BriefUrl, Command, Help, Invalid, Latest, parse_brief
 from .errors import BriefbotError
 from .fetch import FetchPolicy
+from .language_model import brief, deadline_for, summarizers
 from .replies import Answer, Context, Reply, Source
 from .retrieval import SentenceIndex, rank_articles
 from .settings import Settings
@@ -40,7 +41,11 @@ class BriefingService:
                  clock: Callable[[], datetime] | None = None, transport=None) -> None:
         self.settings = settings
         self.store = store
-        self.summarizer = summarizer or default_summarizer()
+        if summarizer is None:
+            summarizer, self.answerer = summarizers(settings)
+        else:
+            self.answerer = None
+        self.summarizer = summarizer
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.policy: FetchPolicy = settings.fetch_policy()
         self.transport = transport
@@ -122,8 +127,8 @@ class BriefingService:
         stored = self.store.add_articles(articles, feed_url=feed_url, now=self.clock())
         title = articles[0].source if feed_url and articles[0].source else "Briefing"
         docs = [to_document(a, key) for a, key in zip(articles, stored.ids)]
-        return compose(docs, self.summarizer, title=title, budget=self.budget,
-                       max_stories=self.settings.max_stories, now=self.clock())
+        return brief(docs, self.summarizer, title=title, budget=self.budget, max_stories=self.settings.max_stories,
+                     deadline=deadline_for(self.settings), now=self.clock())
 
     def brief_topic(self, topic: str) -> Briefing:
         matches = rank_articles(self.store.recent(limit=SEARCH_DEPTH), topic)
@@ -134,18 +139,32 @@ class BriefingService:
 
     # -- questions ------------------------------------------------------------------
 
-    def answer(self, question: str, *, within: Iterable[StoredArticle] | None = None, k: int = 3) -> Answer:
-        """The stored sentences that best support an answer, with their sources."""
+    def answer(self, question: str, *, within: Iterable[StoredArticle] | None = None, k: int = 3,
+               history: list[tuple[str, str]] | None = None) -> Answer:
+        """An answer from the stored articles, with its sources, or a plain "not covered".
+
+        Offline, the answer is the sentences that best support it. With a model, it is a
+        short answer that cites those sentences, checked against them; the supporting
+        sentences are the answer whenever the model fails, is slow or strays from them.
+        """
+        history = history or []
         articles = list(within) if within is not None else self.store.recent(limit=SEARCH_DEPTH)
-        passages = SentenceIndex(articles).search(question, k=k)
+        index = SentenceIndex(articles)
+        passages = index.search(question, k=k)
+        last_question = next((text for role, text in reversed(history) if role == "user"), "")
+        if not passages and last_question:
+            # "And what did France say?" follows on from the question before it.
+            passages = index.search(f"{question} {last_question}", k=k)
         if not passages:
             return Answer(question, (), (), covered=False)
-        sources: list[Source] = []
-        for p in passages:
-            src = Source(p.article.article.title, p.article.article.url, p.article.article.source)
-            if src not in sources:
-                sources.append(src)
-        return Answer(question, tuple(p.text for p in passages), tuple(sources), covered=True)
+        if self.answerer is not None:
+            ids = {f"{p.article.id}:{p.sentence}": p for p in passages}
+            written, _note = self.answerer.answer_with_note(question, [(i, p.text) for i, p in ids.items()],
+                                                            history, deadline_for(self.settings))
+            if written is not None:
+                cited = [ids[i] for i in written.cited if i in ids] or passages
+                return Answer(question, (written.text,), _sources(cited), covered=True, method="llm")
+        return Answer(question, tuple(p.text for p in passages), _sources(passages), covered=True)
 
     # -- ingest ---------------------------------------------------------------------
 
@@ -167,16 +186,24 @@ class BriefingService:
     def _compose(self, stored: list[StoredArticle], title: str, max_stories: int, note: str = "",
                  *, newest_first: bool = True) -> Briefing:
         ordered = sorted(stored, key=lambda s: s.when, reverse=True) if newest_first else stored
-        return compose([to_document(s.article, s.id) for s in ordered], self.summarizer, title=title,
-                       budget=self.budget, max_stories=max_stories, note=note, now=self.clock())
+        return brief([to_document(s.article, s.id) for s in ordered], self.summarizer, title=title,
+                     budget=self.budget, max_stories=max_stories, note=note, deadline=deadline_for(self.settings),
+                     now=self.clock())
 
     def _answer_reply(self, ctx: Context, question: str) -> Reply:
         if not question.strip():
             return Reply(text="Ask a question about the news, for example: what did Macron propose?")
+        question = question[:2000]
         within = None
         if ctx.thread:
             within = self.store.posted_articles(ctx.platform, ctx.channel, ctx.thread)
-        answer = self.answer(question[:2000], within=within)
+        memory = self.store.conversations
+        thread, now = ctx.thread or "", self.clock()
+        answer = self.answer(question, within=within,
+                             history=memory.recent(ctx.platform, ctx.channel, thread, now))
+        memory.add(ctx.platform, ctx.channel, thread, "user", question, now)
+        if answer.covered:
+            memory.add(ctx.platform, ctx.channel, thread, "assistant", answer.text, now)
         if within is not None and not answer.covered:
             return Reply(text="The stories in this briefing do not cover that.")
         return Reply(answer=answer, text=answer.text)
@@ -195,6 +222,15 @@ class BriefingService:
             log.exception("failed to answer %s", what)
             return Reply(text=f"Sorry, something went wrong with {what}. The error has been logged.",
                          error=True)
+
+
+def _sources(passages) -> tuple[Source, ...]:
+    sources: list[Source] = []
+    for p in passages:
+        source = Source(p.article.article.title, p.article.article.url, p.article.article.source)
+        if source not in sources:
+            sources.append(source)
+    return tuple(sources)
 
 
 def _article_ids(briefing: Briefing) -> list[int]:

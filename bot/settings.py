@@ -41,6 +41,8 @@ class Settings:
     digest_window_hours: float = 24.0
     timezone: str = "UTC"
     misfire_grace: int = 3600
+    leader_retry: float = 5.0
+    claim_lease: int = 300
     feed_interval_minutes: int = 15
     feed_pause_after: int = 5
     quiet_empty_digest: bool = False
@@ -60,6 +62,10 @@ class Settings:
     discord_shards: str | None = None
     discord_admin_role: str | None = None
     discord_message_content: bool = False
+    openai_api_key: str | None = field(default=None, repr=False)
+    openai_base_url: str | None = None
+    llm_model: str | None = None
+    llm_deadline: float = 20.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -84,6 +90,8 @@ class Settings:
             max_stories=_number(env, "BRIEFBOT_MAX_STORIES", 8, int),
             timezone=_timezone(env),
             misfire_grace=_number(env, "BRIEFBOT_MISFIRE_GRACE", 3600, int),
+            leader_retry=_number(env, "BRIEFBOT_LEADER_RETRY", 5.0, float),
+            claim_lease=_number(env, "BRIEFBOT_CLAIM_LEASE", 300, int),
             feed_interval_minutes=_number(env, "BRIEFBOT_FEED_INTERVAL", 15, int),
             feed_pause_after=_number(env, "BRIEFBOT_FEED_PAUSE_AFTER", 5, int),
             quiet_empty_digest=env.get("BRIEFBOT_EMPTY_DIGEST", "say").strip().lower() == "skip",
@@ -103,7 +111,25 @@ class Settings:
             discord_shards=env.get("DISCORD_SHARDS") or None,
             discord_admin_role=env.get("DISCORD_ADMIN_ROLE") or None,
             discord_message_content=_flag(env, "DISCORD_MESSAGE_CONTENT"),
+            openai_api_key=env.get("OPENAI_API_KEY") or None,
+            openai_base_url=env.get("OPENAI_BASE_URL") or None,
+            llm_model=env.get("BRIEFBOT_LLM_MODEL") or None,
+            llm_deadline=_number(env, "BRIEFBOT_LLM_DEADLINE", 20.0, float),
         )
+
+    def llm_config(self):
+        """The model configuration, or None when no model is configured (extractive only)."""
+        if not self.llm_model:
+            if self.openai_base_url:
+                raise BriefbotError("OPENAI_BASE_URL is set but BRIEFBOT_LLM_MODEL is not: "
+                                    "name the model to use, or unset OPENAI_BASE_URL.")
+            return None
+        from summarizer.llm import LLMConfig
+
+        # The model gets the deadline less the time to retrieve, fall back, render and post.
+        budget = max(1.0, self.llm_deadline - 2.0)
+        return LLMConfig(model=self.llm_model, base_url=self.openai_base_url, api_key=self.openai_api_key,
+                         deadline=budget, timeout=min(8.0, budget / 2.5), max_retries=1)
 
     def fetch_policy(self) -> FetchPolicy:
         """The URL guard's policy built from these settings."""

@@ -24,7 +24,7 @@ from importlib import resources
 from typing import Any, Mapping, Sequence
 
 from .sentences import Sentence, sentence_spans
-from .text import STOP_WORDS, content_terms, stem, words
+from .text import STOP_WORDS, content_terms, dot, stem, unit, words
 
 WEIGHTS_FILE = "extractive_weights_v1.json"
 
@@ -166,7 +166,7 @@ def pick(scores: Sequence[float], vectors: Sequence[dict[str, float]], k: int, r
     while remaining and len(chosen) < k:
         best, best_value = remaining[0], -math.inf
         for i in remaining:
-            overlap = max((_dot(vectors[i], vectors[j]) for j in chosen), default=0.0)
+            overlap = max((dot(vectors[i], vectors[j]) for j in chosen), default=0.0)
             value = scores[i] - redundancy * overlap
             if value > best_value:
                 best, best_value = i, value
@@ -181,7 +181,7 @@ def pick(scores: Sequence[float], vectors: Sequence[dict[str, float]], k: int, r
 
 
 def _is_duplicate(vec: dict[str, float], others: list[dict[str, float]]) -> bool:
-    return bool(vec) and any(_dot(vec, o) > 0.9 for o in others)
+    return bool(vec) and any(dot(vec, o) > 0.9 for o in others)
 
 
 def sentence_features(spans: Sequence[Sentence], title: str = "") -> tuple[list[list[float]], list[dict[str, float]]]:
@@ -228,7 +228,7 @@ def sentence_features(spans: Sequence[Sentence], title: str = "") -> tuple[list[
     title_terms: set[str] = set()
     if title:
         title_terms = set(content_terms(title))
-        title_vec = _unit({w: 1.0 for w in title_terms})
+        title_vec = unit({w: 1.0 for w in title_terms})
     n_words = [len(s.text.split()) for s in spans]
     max_words = max(n_words) if n_words else 1
     paragraphs = (spans[-1].paragraph - spans[0].paragraph + 1) if n else 1
@@ -256,7 +256,7 @@ def sentence_features(spans: Sequence[Sentence], title: str = "") -> tuple[list[
             backward[i] / norm_n,
             0.0,  # central_rel, filled below
             0.0,  # overlap_rel, filled below
-            _dot(vectors[i], title_vec) if title_vec else 0.0,
+            dot(vectors[i], title_vec) if title_vec else 0.0,
             (len(title_terms & set(terms[i])) / len(title_terms)) if title_terms else 0.0,
             nums / max(1, nw),
             caps / max(1, nw - 1),
@@ -301,15 +301,8 @@ def _tfidf(counts: list[Counter[str]]) -> list[dict[str, float]]:
         df.update(c.keys())
     n = len(counts)
     idf = {w: math.log(1.0 + n / d) for w, d in df.items()}
-    return [_unit({w: c * idf[w] for w, c in tf.items()}) for tf in counts]
+    return [unit({w: c * idf[w] for w, c in tf.items()}) for tf in counts]
 
 
-def _unit(vec: dict[str, float]) -> dict[str, float]:
-    length = math.sqrt(sum(v * v for v in vec.values()))
-    return {w: v / length for w, v in vec.items()} if length else {}
 
 
-def _dot(a: dict[str, float], b: dict[str, float]) -> float:
-    if len(a) > len(b):
-        a, b = b, a
-    return sum(v * b[w] for w, v in a.items() if w in b)

@@ -44,7 +44,7 @@ from urllib.parse import urlsplit
 
 from .briefing import Briefing, Budget, Bullet, Document, SourceLink, Story, Summarizer
 from .sentences import Sentence, sentence_spans
-from .text import STOP_WORDS, stem
+from .text import STOP_WORDS, dot, stem, unit
 
 # --- Tunables (see the module docstring and tests/test_stories.py for the data behind them).
 
@@ -243,15 +243,8 @@ def _term_counts(doc: Document) -> Counter[str]:
     return weighted
 
 
-def _unit(vec: Mapping[str, float]) -> dict[str, float]:
-    norm = math.sqrt(sum(v * v for v in vec.values()))
-    return {k: v / norm for k, v in vec.items()} if norm else {}
 
 
-def _dot(a: Mapping[str, float], b: Mapping[str, float]) -> float:
-    if len(a) > len(b):
-        a, b = b, a
-    return sum(v * b.get(k, 0.0) for k, v in a.items())
 
 
 def _vectors(docs: Sequence[Document]) -> list[dict[str, float]]:
@@ -261,7 +254,7 @@ def _vectors(docs: Sequence[Document]) -> list[dict[str, float]]:
         df.update(c.keys())
     n = len(docs)
     idf = {t: math.log(1.0 + n / f) for t, f in df.items()}
-    return [_unit({t: w * idf[t] for t, w in c.items()}) for c in counts]
+    return [unit({t: w * idf[t] for t, w in c.items()}) for c in counts]
 
 
 # --- Clusters -----------------------------------------------------------------------------
@@ -362,9 +355,9 @@ def cluster(documents: Sequence[Document], *, threshold: float = SIMILARITY) -> 
         for m in members:
             for t, v in vectors[m].items():
                 centroid[t] += v
-        centroid_unit = _unit(centroid)
+        centroid_unit = unit(centroid)
         # The representative: the article closest to the story's centroid, then the newest.
-        order = sorted(members, key=lambda m: (-round(_dot(vectors[m], centroid_unit), 6),)
+        order = sorted(members, key=lambda m: (-round(dot(vectors[m], centroid_unit), 6),)
                        + _newest_first(docs[reps[m]]))
         rep = order[0]
         rest = sorted(order[1:], key=lambda m: _newest_first(docs[reps[m]]))
@@ -382,7 +375,7 @@ def cluster(documents: Sequence[Document], *, threshold: float = SIMILARITY) -> 
 
 def _top_terms(vec: Mapping[str, float], k: int = FINGERPRINT_TERMS) -> dict[str, float]:
     top = sorted(vec.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-    return {t: round(v, 4) for t, v in _unit(dict(top)).items()}
+    return {t: round(v, 4) for t, v in unit(dict(top)).items()}
 
 
 def _average_link(vectors: Sequence[Mapping[str, float]], threshold: float) -> list[list[int]]:
@@ -658,7 +651,7 @@ def match(cluster: StoryCluster, previous: Iterable[StoryFingerprint], *,
         if keys & set(prev.articles):
             score = 2.0
         else:
-            score = _dot(cluster.terms, prev.terms)
+            score = dot(cluster.terms, prev.terms)
             if score < threshold and prev.sentences and _may_overlap(cluster, prev):
                 if lead is None:
                     lead = _lead_contents(cluster.representative)
@@ -723,7 +716,7 @@ def fingerprint(cluster: StoryCluster, *, served_at: datetime | None = None,
         blend: dict[str, float] = dict(previous.terms)
         for t, v in cluster.terms.items():
             blend[t] = blend.get(t, 0.0) + v
-        terms = _top_terms(_unit(blend))
+        terms = _top_terms(unit(blend))
     story_id = story or (previous.story if previous else _story_id(cluster))
     return StoryFingerprint(
         story=story_id,

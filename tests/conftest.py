@@ -1,4 +1,5 @@
-"""Shared fixtures: a real SQLite file per test, a fixed clock and a fake chat platform."""
+"""Shared fixtures: a real database per test (a SQLite file, and a PostgreSQL database when a
+server is reachable: see ``postgres.py``), a fixed clock and a fake chat platform."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from adapters.fake import FakePlatform
 from bot.service import BriefingService
 from bot.settings import Settings
 from bot.store import Store
+from postgres import fresh_database
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
@@ -19,9 +21,20 @@ DATA = Path(__file__).resolve().parent / "data"
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=timezone.utc)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path: Path):
+    """Each test that stores anything runs once on a SQLite file and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'data' / 'briefbot.db'}"
+        return
+    with fresh_database() as url:
+        yield url
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    env = {"BRIEFBOT_DATA_DIR": str(tmp_path / "data"), "BRIEFBOT_SEEDS": str(SEEDS)}
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    env = {"BRIEFBOT_DATA_DIR": str(tmp_path / "data"), "BRIEFBOT_SEEDS": str(SEEDS),
+           "BRIEFBOT_DATABASE_URL": database_url}
     return Settings.from_env(env)
 
 

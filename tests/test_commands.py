@@ -41,3 +41,22 @@ def test_bad_input_is_explained():
 def test_the_parser_never_raises(text):
     result = parse_brief(text)
     assert isinstance(result, (Latest, BriefUrl, BriefTopic, Help, Invalid))
+
+
+def test_subcommands_parse_their_arguments():
+    from bot.commands import ListFeeds, ScheduleOff, SetSchedule, ShowSchedule, Subscribe, Unsubscribe
+
+    assert parse_brief("subscribe https://a.example/feed.xml Climate climate every:2h") == Subscribe(
+        "https://a.example/feed.xml", ("climate",), 120)
+    assert parse_brief("unsubscribe <https://a.example/feed.xml>") == Unsubscribe("https://a.example/feed.xml")
+    assert parse_brief("feeds") == ListFeeds()
+    assert parse_brief("schedule") == ShowSchedule()
+    assert parse_brief("schedule off") == ScheduleOff()
+    assert parse_brief("schedule weekdays 7:05 america/new_york") == SetSchedule("weekdays", "07:05", "America/New_York")
+    for bad, reason in (("subscribe", "feed's URL"), ("subscribe not-a-url", "not a feed URL"),
+                        ("subscribe https://a.example/f every:1m", "every 5 minutes"),
+                        ("schedule daily 24:00", "not a time of day"),
+                        ("schedule daily 08:00 Mars/Olympus", "not a time zone"),
+                        ("schedule hourly 08:00", "Say when")):
+        result = parse_brief(bad)
+        assert isinstance(result, Invalid) and reason in result.reason, bad

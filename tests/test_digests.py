@@ -43,9 +43,9 @@ def feed():
 
 
 @pytest.fixture
-def settings(tmp_path):
+def settings(tmp_path, database_url):
     return Settings.from_env({"BRIEFBOT_DATA_DIR": str(tmp_path / "data"), "BRIEFBOT_SEEDS": str(SEEDS),
-                              "BRIEFBOT_ALLOW_PRIVATE_URLS": "127.0.0.1"})
+                              "BRIEFBOT_ALLOW_PRIVATE_URLS": "127.0.0.1", "BRIEFBOT_DATABASE_URL": database_url})
 
 
 @pytest.fixture

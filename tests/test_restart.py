@@ -61,6 +61,7 @@ def test_a_digest_fires_at_its_minute_and_a_restart_does_not_post_it_again(tmp_p
     try:
         assert first.wait_for("Digest scheduled", 30), first.text()
         assert first.wait_for("Your digest", (slot - datetime.now(timezone.utc)).total_seconds() + 30), first.text()
+        assert wait_until(lambda: deliveries(tmp_path) == [(f"{slot:%Y-%m-%dT%H:%M}+0000", "posted")], 10)
     finally:
         first.kill()
 
@@ -73,6 +74,18 @@ def test_a_digest_fires_at_its_minute_and_a_restart_does_not_post_it_again(tmp_p
 
     assert first.text().count("Your digest") == 1
     assert second.text().count("Your digest") == 0
-    with sqlite3.connect(tmp_path / "briefbot.db") as db:
-        rows = db.execute("select slot, status from deliveries").fetchall()
-    assert rows == [(f"{slot:%Y-%m-%dT%H:%M}+0000", "posted")]
+    assert deliveries(tmp_path) == [(f"{slot:%Y-%m-%dT%H:%M}+0000", "posted")]
+
+
+def deliveries(data_dir: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(data_dir / "briefbot.db") as db:
+        return db.execute("select slot, status from deliveries").fetchall()
+
+
+def wait_until(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()

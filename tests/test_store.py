@@ -1,4 +1,4 @@
-"""The store on a real SQLite file: migrations, de-duplication, atomic ingest."""
+"""The store on a real SQLite file and on PostgreSQL: migrations, de-duplication, atomic ingest."""
 
 from __future__ import annotations
 

@@ -7,14 +7,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..articles import Article
 from ..errors import BriefbotError
 from .channels import ChannelStore
-from .database import create_database_engine, upgrade
+from .conversations import ConversationStore
+from .database import create_database_engine, get_or_create, insert_or_ignore, retrying, storable, upgrade
 from .models import ArticleRow, FeedRow, PostedBriefingRow, utcnow
+
+URL_LENGTH = 2048  # the longest URL a row holds (the fetcher refuses longer ones too)
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class Store:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self.channels = ChannelStore(self._sessions)
+        self.conversations = ConversationStore(self._sessions)
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -70,32 +74,36 @@ class Store:
 
         Either every new article is stored or, on a database error, none is.
         """
+        # A list, so that a retry after a lost connection stores the same articles again.
+        return self._add_articles(list(articles), feed_url, now or utcnow())
+
+    @retrying
+    def _add_articles(self, articles: list[Article], feed_url: str | None, arrived: datetime) -> IngestResult:
         result = IngestResult()
-        arrived = now or utcnow()
         with self.session() as session, session.begin():
             feed_id = self._feed_id(session, feed_url) if feed_url else None
             for article in articles:
                 digest = article.content_hash
-                known = self._known(session, article.url, digest)
+                # A URL too long for its column is not kept (the content hash still de-duplicates).
+                url = storable(article.url) if article.url and len(article.url) <= URL_LENGTH else None
+                known = self._known(session, url, digest)
                 if known is not None:
                     result.duplicates += 1
                     result.ids.append(known)
                     continue
-                row = ArticleRow(url=article.url, content_hash=digest, title=article.title[:500],
-                                 text=article.text, source=article.source[:300], feed_id=feed_id,
-                                 published_at=article.published, created_at=arrived)
-                try:
-                    with session.begin_nested():
-                        session.add(row)
-                except IntegrityError:
+                new_id = insert_or_ignore(
+                    session, ArticleRow, url=url, content_hash=digest, title=storable(article.title)[:500],
+                    text=storable(article.text), source=storable(article.source)[:300], feed_id=feed_id,
+                    published_at=article.published, created_at=arrived)
+                if new_id is None:
                     # Another writer stored the same article a moment ago.
                     result.duplicates += 1
-                    known = self._known(session, article.url, digest)
+                    known = self._known(session, url, digest)
                     if known is not None:
                         result.ids.append(known)
                     continue
-                result.added.append(row.id)
-                result.ids.append(row.id)
+                result.added.append(new_id)
+                result.ids.append(new_id)
         return result
 
     def recent(self, since: datetime | None = None, limit: int = 50) -> list[StoredArticle]:
@@ -122,38 +130,51 @@ class Store:
         by_id = {a.id: a for a in self._load(select(ArticleRow).where(ArticleRow.id.in_(wanted)))}
         return [by_id[i] for i in wanted if i in by_id]
 
+    @retrying
     def count(self) -> int:
         with self.session() as session:
             return session.scalar(select(func.count()).select_from(ArticleRow)) or 0
 
     def _load(self, query) -> list[StoredArticle]:
         try:
-            with self.session() as session:
-                rows = session.scalars(query).all()
+            rows = self._rows(query)
         except SQLAlchemyError as exc:
             raise BriefbotError(f"The database could not be read: {exc.__class__.__name__}") from None
         return [_stored(row) for row in rows]
 
+    @retrying
+    def _rows(self, query) -> list[ArticleRow]:
+        with self.session() as session:
+            return list(session.scalars(query).all())
+
     def remember_post(self, platform: str, channel: str, message_ref: str, article_ids: Iterable[int]) -> None:
         """Record which stored articles a posted briefing holds (once per message)."""
         ids = ",".join(str(i) for i in dict.fromkeys(article_ids))
+        self._remember_post(platform, channel, message_ref, ids)
+
+    @retrying
+    def _remember_post(self, platform: str, channel: str, message_ref: str, ids: str) -> None:
         with self.session() as session, session.begin():
             exists = session.scalar(select(PostedBriefingRow.id).where(
                 PostedBriefingRow.platform == platform, PostedBriefingRow.channel == channel,
                 PostedBriefingRow.message_ref == message_ref))
             if exists is None:
-                session.add(PostedBriefingRow(platform=platform, channel=channel, message_ref=message_ref,
-                                              article_ids=ids, created_at=utcnow()))
+                insert_or_ignore(session, PostedBriefingRow, platform=platform, channel=channel,
+                                 message_ref=message_ref, article_ids=ids, created_at=utcnow())
 
     def posted_articles(self, platform: str, channel: str, message_ref: str) -> list[StoredArticle] | None:
         """The articles of the briefing posted as ``message_ref``, or None if it is not one."""
-        with self.session() as session:
-            ids = session.scalar(select(PostedBriefingRow.article_ids).where(
-                PostedBriefingRow.platform == platform, PostedBriefingRow.channel == channel,
-                PostedBriefingRow.message_ref == message_ref))
+        ids = self._posted_ids(platform, channel, message_ref)
         if ids is None:
             return None
         return self.articles(int(i) for i in ids.split(",") if i)
+
+    @retrying
+    def _posted_ids(self, platform: str, channel: str, message_ref: str) -> str | None:
+        with self.session() as session:
+            return session.scalar(select(PostedBriefingRow.article_ids).where(
+                PostedBriefingRow.platform == platform, PostedBriefingRow.channel == channel,
+                PostedBriefingRow.message_ref == message_ref))
 
     @staticmethod
     def _known(session: Session, url: str | None, digest: str) -> int | None:
@@ -164,13 +185,9 @@ class Store:
 
     @staticmethod
     def _feed_id(session: Session, url: str) -> int:
-        feed_id = session.scalar(select(FeedRow.id).where(FeedRow.url == url))
-        if feed_id is None:
-            feed = FeedRow(url=url, title="", failures=0, paused=False, created_at=utcnow())
-            session.add(feed)
-            session.flush()
-            feed_id = feed.id
-        return feed_id
+        return get_or_create(session, FeedRow, (FeedRow.url == url,), url=url, title="", failures=0,
+                             paused=False, created_at=utcnow()).id
+
 
 
 def _stored(row: ArticleRow) -> StoredArticle:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+
+from .database import get_or_create, insert_or_ignore, retrying, storable
 
 from .models import (
     ArticleRow,
@@ -73,16 +74,19 @@ class ChannelStore:
 
     # -- channels and schedules -------------------------------------------------
 
+    @retrying
     def channel(self, platform: str, external_id: str, *, create: bool = True) -> Channel | None:
         with self._sessions() as session, session.begin():
             row = self._channel_row(session, platform, external_id, create)
             return _channel(row) if row else None
 
+    @retrying
     def get(self, channel_id: int) -> Channel | None:
         with self._sessions() as session:
             row = session.get(ChannelRow, channel_id)
             return _channel(row) if row else None
 
+    @retrying
     def set_schedule(self, channel_id: int, kind: str | None, time: str | None, timezone: str | None,
                      now: datetime) -> Channel:
         with self._sessions() as session, session.begin():
@@ -93,6 +97,7 @@ class ChannelStore:
                 row.timezone = timezone
             return _channel(row)
 
+    @retrying
     def scheduled(self) -> list[Channel]:
         with self._sessions() as session:
             rows = session.scalars(select(ChannelRow).where(ChannelRow.schedule_kind.is_not(None))).all()
@@ -100,25 +105,32 @@ class ChannelStore:
 
     # -- subscriptions ------------------------------------------------------------
 
-    def subscribe(self, channel_id: int, feed_url: str, title: str, keywords: tuple[str, ...]) -> bool:
-        """Follow a feed (kept paused or not as it is); False if it was followed already."""
+    @retrying
+    def subscribe(self, channel_id: int, feed_url: str, title: str, keywords: tuple[str, ...],
+                  poll_minutes: int | None = None) -> bool:
+        """Follow a feed; False if it was followed already (its keywords are then updated)."""
         with self._sessions() as session, session.begin():
             feed = session.scalar(select(FeedRow).where(FeedRow.url == feed_url))
             if feed is None:
-                feed = FeedRow(url=feed_url, title=title[:500], failures=0, paused=False, created_at=utcnow())
-                session.add(feed)
-                session.flush()
+                feed = get_or_create(session, FeedRow, (FeedRow.url == feed_url,), url=feed_url,
+                                     title=storable(title)[:500], failures=0, paused=False, created_at=utcnow())
             elif title and not feed.title:
                 feed.title = title[:500]
+            if poll_minutes:
+                feed.poll_minutes = poll_minutes
             existing = session.scalar(select(SubscriptionRow).where(
                 SubscriptionRow.channel_id == channel_id, SubscriptionRow.feed_id == feed.id))
-            if existing is not None:
-                existing.keywords = " ".join(keywords)
-                return False
-            session.add(SubscriptionRow(channel_id=channel_id, feed_id=feed.id, keywords=" ".join(keywords),
-                                        created_at=utcnow()))
-            return True
+            if existing is None and insert_or_ignore(session, SubscriptionRow, channel_id=channel_id,
+                                                     feed_id=feed.id, keywords=" ".join(keywords),
+                                                     created_at=utcnow()) is not None:
+                return True
+            # Followed already (or since a moment ago, by another writer).
+            existing = existing or session.scalar(select(SubscriptionRow).where(
+                SubscriptionRow.channel_id == channel_id, SubscriptionRow.feed_id == feed.id))
+            existing.keywords = " ".join(keywords)
+            return False
 
+    @retrying
     def unsubscribe(self, channel_id: int, feed_url: str) -> bool:
         with self._sessions() as session, session.begin():
             feed_id = session.scalar(select(FeedRow.id).where(FeedRow.url == feed_url))
@@ -128,6 +140,7 @@ class ChannelStore:
                 SubscriptionRow.channel_id == channel_id, SubscriptionRow.feed_id == feed_id))
             return bool(result.rowcount)
 
+    @retrying
     def subscriptions(self, channel_id: int) -> list[Subscription]:
         from sqlalchemy import func
 
@@ -140,6 +153,7 @@ class ChannelStore:
             return [Subscription(_feed(feed, counts.get(feed.id, 0)), tuple(sub.keywords.split()))
                     for sub, feed in rows]
 
+    @retrying
     def subscribers(self, feed_id: int) -> list[Channel]:
         with self._sessions() as session:
             rows = session.scalars(select(ChannelRow).join(
@@ -149,6 +163,7 @@ class ChannelStore:
 
     # -- feeds ------------------------------------------------------------------------
 
+    @retrying
     def feeds(self, *, subscribed_only: bool = True) -> list[Feed]:
         with self._sessions() as session:
             query = select(FeedRow).order_by(FeedRow.id)
@@ -156,31 +171,35 @@ class ChannelStore:
                 query = query.where(FeedRow.id.in_(select(SubscriptionRow.feed_id)))
             return [_feed(r) for r in session.scalars(query).all()]
 
+    @retrying
     def feed(self, feed_id: int) -> Feed | None:
         with self._sessions() as session:
             row = session.get(FeedRow, feed_id)
             return _feed(row) if row else None
 
+    @retrying
     def feed_polled(self, feed_id: int, now: datetime, *, title: str | None = None, etag: str | None = None,
                     last_modified: str | None = None) -> None:
         with self._sessions() as session, session.begin():
-            row = session.get(FeedRow, feed_id)
+            row = session.get(FeedRow, feed_id, with_for_update=True)
             row.last_fetched_at = row.last_success_at = now
             row.failures, row.last_error, row.paused = 0, None, False
             if title:
-                row.title = title[:500]
+                row.title = storable(title)[:500]
             if etag is not None:
                 row.etag = etag[:500]
             if last_modified is not None:
                 row.last_modified = last_modified[:100]
 
+    @retrying
     def feed_failed(self, feed_id: int, now: datetime, error: str, *, pause_after: int) -> tuple[int, bool]:
         """Count a failed poll; returns (failures in a row, whether the feed was paused just now)."""
         with self._sessions() as session, session.begin():
-            row = session.get(FeedRow, feed_id)
+            # Locked, so two pollers (two processes) count two failures and pause it once.
+            row = session.get(FeedRow, feed_id, with_for_update=True)
             row.last_fetched_at = now
             row.failures += 1
-            row.last_error = error[:1000]
+            row.last_error = storable(error)[:1000]
             paused_now = not row.paused and row.failures >= pause_after
             if paused_now:
                 row.paused = True
@@ -188,17 +207,37 @@ class ChannelStore:
 
     # -- the delivery ledger ------------------------------------------------------------
 
+    @retrying
     def claim(self, channel_id: int, slot: str, now: datetime) -> int | None:
         """Claim a digest slot for a channel; None when it was claimed before (by anyone)."""
-        try:
-            with self._sessions() as session, session.begin():
-                row = DeliveryRow(channel_id=channel_id, slot=slot, status="claimed", claimed_at=now)
-                session.add(row)
-                session.flush()
-                return row.id
-        except IntegrityError:
-            return None
+        with self._sessions() as session, session.begin():
+            return insert_or_ignore(session, DeliveryRow, channel_id=channel_id, slot=slot, status="claimed",
+                                    claimed_at=now)
 
+    @retrying
+    def take_over_stale_claim(self, channel_id: int, slot: str, now: datetime, lease: timedelta) -> int | None:
+        """The id of a claim on ``(channel, slot)`` left unposted for longer than ``lease``, now ours.
+
+        The update is conditional, so of several replicas trying at once only one gets the row;
+        its ``claimed_at`` becomes ``now``, which renews the lease for the new holder.
+        """
+        with self._sessions() as session, session.begin():
+            return session.scalar(
+                update(DeliveryRow)
+                .where(DeliveryRow.channel_id == channel_id, DeliveryRow.slot == slot,
+                       DeliveryRow.status == "claimed", DeliveryRow.claimed_at < now - lease)
+                .values(claimed_at=now).returning(DeliveryRow.id))
+
+    @retrying
+    def stale_claims(self, now: datetime, grace: timedelta, lease: timedelta) -> list[int]:
+        """Channels with a claim older than ``lease`` still unposted, claimed within ``grace``."""
+        with self._sessions() as session:
+            return list(session.scalars(
+                select(DeliveryRow.channel_id).distinct()
+                .where(DeliveryRow.status == "claimed", DeliveryRow.claimed_at < now - lease,
+                       DeliveryRow.claimed_at >= now - grace - lease)).all())
+
+    @retrying
     def delivered(self, delivery_id: int, now: datetime, message_ref: str | None, *, since: datetime | None,
                   memories: list[dict]) -> None:
         """Mark a claimed slot posted, remember the stories it carried, move the channel's window."""
@@ -211,18 +250,21 @@ class ChannelStore:
                 session.add(ServedStoryRow(channel_id=row.channel_id, delivery_id=delivery_id,
                                            memory=json.dumps(memory, ensure_ascii=False), served_at=now))
 
+    @retrying
     def delivery_failed(self, delivery_id: int, error: str) -> None:
         with self._sessions() as session, session.begin():
             row = session.get(DeliveryRow, delivery_id)
             row.status = "failed"
-            row.message_ref = error[:255]
+            row.message_ref = storable(error)[:255]
 
+    @retrying
     def deliveries(self, channel_id: int) -> list[tuple[str, str]]:
         """(slot, status) of every delivery of a channel, oldest first."""
         with self._sessions() as session:
             return [(r.slot, r.status) for r in session.scalars(
                 select(DeliveryRow).where(DeliveryRow.channel_id == channel_id).order_by(DeliveryRow.id)).all()]
 
+    @retrying
     def served(self, channel_id: int, since: datetime) -> list[dict]:
         """What the channel's digests carried since ``since``, oldest first."""
         with self._sessions() as session:
@@ -233,15 +275,10 @@ class ChannelStore:
 
     @staticmethod
     def _channel_row(session: Session, platform: str, external_id: str, create: bool) -> ChannelRow | None:
-        row = session.scalar(select(ChannelRow).where(ChannelRow.platform == platform,
-                                                      ChannelRow.external_id == external_id))
-        if row is None and create:
-            try:
-                with session.begin_nested():
-                    row = ChannelRow(platform=platform, external_id=external_id[:255], name="",
-                                     created_at=utcnow())
-                    session.add(row)
-            except IntegrityError:
-                row = session.scalar(select(ChannelRow).where(ChannelRow.platform == platform,
-                                                              ChannelRow.external_id == external_id))
-        return row
+        external_id = external_id[:255]  # as stored, so that a long one is found again
+        where = (ChannelRow.platform == platform, ChannelRow.external_id == external_id)
+        if not create:
+            return session.scalar(select(ChannelRow).where(*where))
+        return get_or_create(session, ChannelRow, where, platform=platform, external_id=external_id, name="",
+                             created_at=utcnow())
+

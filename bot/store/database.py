@@ -1,15 +1,28 @@
-"""Engine creation and migrations: the store is always at the newest schema once opened."""
+"""Engine creation and migrations: the store is always at the newest schema once opened.
+
+Also the few things that differ between SQLite and PostgreSQL for the store's writes:
+an insert that may lose a race to another writer (``insert_or_ignore``), and retrying an
+operation when the PostgreSQL connection drops for a moment (``retrying``).
+"""
 
 from __future__ import annotations
 
+import functools
+import logging
+import time
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
 from ..errors import BriefbotError
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -50,17 +63,128 @@ def create_database_engine(url: str) -> Engine:
 
         return engine
     if parsed.get_backend_name() == "postgresql":
+        # An unreachable server fails within seconds, not after the system's TCP timeout.
+        connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": 10}
         try:
-            return create_engine(parsed, pool_pre_ping=True)
+            return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
         except ModuleNotFoundError:
             raise BriefbotError(
                 "PostgreSQL needs its driver: pip install 'briefbot[postgres]'") from None
     return create_engine(parsed, pool_pre_ping=True)
 
 
+# The transaction-scoped advisory lock migrations take. The two-key form: its keys can never
+# collide with a single-key advisory lock (such as the scheduler's leader lock, bot.leadership).
+MIGRATION_LOCK = (0x62726966, 1)  # ("brif", migrations)
+
+
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration, keeping every row."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Several processes may open a new database at once: one migrates, the others wait
+            # and then find it done. (On SQLite, BEGIN IMMEDIATE already makes them queue.)
+            connection.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"),
+                               {"space": MIGRATION_LOCK[0], "key": MIGRATION_LOCK[1]})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The migration the database is at, or None before the first one."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+# -- writes that may race another writer ---------------------------------------------------
+
+
+def insert_or_ignore(session: Session, model, **values) -> int | None:
+    """Insert a row; its id, or None when a unique key already holds such a row.
+
+    On PostgreSQL this is ``INSERT ... ON CONFLICT DO NOTHING``: when another transaction
+    inserts the same key at the same moment, this one waits for it and then does nothing,
+    and the transaction stays usable. Elsewhere a SAVEPOINT catches the IntegrityError.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        statement = (postgresql.insert(model).values(**values).on_conflict_do_nothing()
+                     .returning(model.id))
+        return session.scalar(statement)
+    row = model(**values)
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return None
+    return row.id
+
+
+def get_or_create(session: Session, model, where: tuple, **values):
+    """The row matching ``where`` (its unique key), inserted with ``values`` if there is none."""
+    row = session.scalar(select(model).where(*where))
+    if row is None:
+        insert_or_ignore(session, model, **values)
+        row = session.scalar(select(model).where(*where))
+    return row
+
+
+# -- a connection lost for a moment --------------------------------------------------------
+
+RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0)  # about eight seconds in all, then the error stands
+# Connection exceptions, the server shutting down or starting, a deadlock or serialization failure.
+_TRANSIENT_SQLSTATES = ("08", "57P01", "57P02", "57P03", "40001", "40P01")
+_NO_SQLSTATE = object()
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is a PostgreSQL failure that the same operation can succeed after."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    code = getattr(exc.orig, "sqlstate", _NO_SQLSTATE)
+    if code is _NO_SQLSTATE:  # not a PostgreSQL driver's error: SQLite's are not retried
+        return False
+    if exc.connection_invalidated:
+        return True
+    if code is None:  # psycopg's own errors carry no SQLSTATE: a connection that failed or broke
+        return isinstance(exc, OperationalError)
+    return code.startswith(_TRANSIENT_SQLSTATES)
+
+
+def retrying(method):
+    """Run a store operation again (its whole transaction) when PostgreSQL drops the connection.
+
+    Every retried operation is one transaction, so a failed attempt left nothing behind.
+    Only a connection lost during COMMIT leaves it unknown whether the attempt was kept;
+    a repeated insert of a unique key (an article, a channel, a ledger claim) then finds
+    the first attempt's row, so a claimed slot is still never posted twice.
+    SQLite errors are never retried: its writers already wait for each other.
+    """
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        for delay in (*RETRY_DELAYS, None):
+            try:
+                return method(*args, **kwargs)
+            except DBAPIError as exc:
+                if delay is None or not transient(exc):
+                    raise
+                log.warning("database unavailable (%s); retrying %s in %.2gs",
+                            str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else
+                            exc.orig.__class__.__name__, method.__qualname__, delay)
+                time.sleep(delay)
+
+    return wrapper
+
+
+def storable(value: str) -> str:
+    """Text as the store keeps it: PostgreSQL text cannot hold NUL characters, so none is kept."""
+    return value.replace("\x00", "") if "\x00" in value else value
