@@ -60,6 +60,8 @@ class Settings:
     discord_gateway_url: str | None = None
     discord_guild_ids: tuple[int, ...] = ()
     discord_shards: str | None = None
+    discord_shard_count: int | None = None
+    discord_shard_ids: tuple[int, ...] = ()
     discord_admin_role: str | None = None
     discord_message_content: bool = False
     openai_api_key: str | None = field(default=None, repr=False)
@@ -109,6 +111,8 @@ class Settings:
             discord_gateway_url=env.get("DISCORD_GATEWAY_URL") or None,
             discord_guild_ids=_ids(env, "DISCORD_GUILD_IDS"),
             discord_shards=env.get("DISCORD_SHARDS") or None,
+            discord_shard_count=_number(env, "DISCORD_SHARD_COUNT", None, int),
+            discord_shard_ids=_shard_ids(env),
             discord_admin_role=env.get("DISCORD_ADMIN_ROLE") or None,
             discord_message_content=_flag(env, "DISCORD_MESSAGE_CONTENT"),
             openai_api_key=env.get("OPENAI_API_KEY") or None,
@@ -165,6 +169,26 @@ def _port(env: Mapping[str, str]) -> int:
     if port > 65535:
         raise BriefbotError(f"BRIEFBOT_PORT must be a TCP port (1-65535), not {port}.")
     return port
+
+
+def _shard_ids(env: Mapping[str, str]) -> tuple[int, ...]:
+    """``DISCORD_SHARD_IDS``: ids and ranges such as ``0-3`` or ``0,2,4-5``, within the count."""
+    raw = (env.get("DISCORD_SHARD_IDS") or "").replace(" ", "")
+    if not raw:
+        return ()
+    count = _number(env, "DISCORD_SHARD_COUNT", None, int)
+    if count is None:
+        raise BriefbotError("DISCORD_SHARD_IDS needs DISCORD_SHARD_COUNT, the number of shards in all.")
+    ids: list[int] = []
+    try:
+        for part in raw.split(","):
+            first, _, last = part.partition("-")
+            ids.extend(range(int(first), int(last or first) + 1))
+    except ValueError:
+        raise BriefbotError(f"DISCORD_SHARD_IDS must be ids and ranges such as 0-3 or 0,2, not {raw!r}.") from None
+    if not ids or min(ids) < 0 or max(ids) >= count:
+        raise BriefbotError(f"DISCORD_SHARD_IDS {raw!r} must lie between 0 and {count - 1} (DISCORD_SHARD_COUNT).")
+    return tuple(sorted(set(ids)))
 
 
 def _ids(env: Mapping[str, str], name: str) -> tuple[int, ...]:

@@ -523,6 +523,27 @@ async def test_auto_sharding_asks_discord_for_the_shard_count_and_still_answers(
 
 
 @scenario
+async def test_a_process_runs_only_its_share_of_the_shards(service, settings):
+    # (One shard here: discord.py spaces the identifies of a process's shards five seconds apart.)
+    split = {"discord_shard_count": 4, "discord_shard_ids": (3,)}
+    async with discord_bot(service, settings, shards=4, env=split) as bot:
+        assert [tuple(i["shard"]) for i in bot.fake.identifies] == [(3, 4)]
+        assert not bot.fake.find("GET", "gateway/bot")  # the count is given, not asked for
+
+
+def test_shard_ids_are_ranges_within_the_shard_count():
+    from bot.errors import BriefbotError
+    from bot.settings import Settings
+
+    env = {"BRIEFBOT_DATA_DIR": "unused", "DISCORD_SHARD_COUNT": "8", "DISCORD_SHARD_IDS": "0-2,5"}
+    assert Settings.from_env(env).discord_shard_ids == (0, 1, 2, 5)
+    for bad in ({"DISCORD_SHARD_IDS": "0-3"}, {"DISCORD_SHARD_COUNT": "4", "DISCORD_SHARD_IDS": "2-4"},
+                {"DISCORD_SHARD_COUNT": "4", "DISCORD_SHARD_IDS": "two"}):
+        with pytest.raises(BriefbotError, match="DISCORD_SHARD"):
+            Settings.from_env({"BRIEFBOT_DATA_DIR": "unused", **bad})
+
+
+@scenario
 async def test_cancelling_run_closes_the_client_and_restores_the_endpoints(service, settings):
     before, saved = Route.BASE, DiscordWebSocket.from_client
     async with discord_bot(service, settings) as bot:

@@ -102,8 +102,13 @@ class DiscordPlatform:
     def _client(self, bot: BriefBot) -> discord.Client:
         options = dict(intents=self.intents(), allowed_mentions=NO_MENTIONS,
                        guild_ready_timeout=self.guild_ready_timeout)
-        if self.sharded:
-            client: discord.Client = _ShardedBriefClient(shard_count=self.shard_count, **options)
+        if self.settings.discord_shard_count:
+            # This process runs some of the shards; other processes run the rest.
+            client: discord.Client = _ShardedBriefClient(
+                shard_count=self.settings.discord_shard_count,
+                shard_ids=list(self.settings.discord_shard_ids) or None, **options)
+        elif self.sharded:
+            client = _ShardedBriefClient(shard_count=self.shard_count, **options)
         else:
             client = _BriefClient(**options)
         client.briefbot = Bridge(bot, client, admin_roles=admin_roles(self.settings.discord_admin_role),
