@@ -21,6 +21,7 @@ from bot.platform import BriefBot
 from bot.replies import Context, Reply
 from bot.settings import Settings
 
+from ..inflight import Inflight
 from .context import (PLATFORM, admin_roles, follow_up_contexts, interaction_is_admin, member_is_admin,
                       parse_shards, strip_mentions, unknown_options)
 from .embeds import OutgoingMessage, reply_messages, text_messages
@@ -132,24 +133,16 @@ class Bridge:
         self.message_content = message_content
         self.instant = instant
         self.tree = _BriefTree(client)
-        self._inflight: set[asyncio.Future] = set()
+        self._inflight = Inflight()
         self._register()
 
     async def close(self) -> None:
         """Cancel the answers still being worked on (called on shutdown)."""
-        tasks = [t for t in self._inflight if not t.done()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._inflight.cancel_all()
 
     async def owned(self, work: Awaitable[None]) -> None:
         """Run ``work`` as a task that :meth:`close` can cancel."""
-        task = asyncio.ensure_future(work)
-        self._inflight.add(task)
-        try:
-            await task
-        finally:
-            self._inflight.discard(task)
+        await self._inflight.run(work)
 
     # -- commands ---------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -24,6 +24,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.platform import BriefBot
 from bot.replies import Context, Reply
 
+from ..inflight import Inflight
 from .blocks import Message, reply_messages, text_messages
 from .mrkdwn import incoming_text
 
@@ -44,7 +45,7 @@ class SlackListeners:
         self.bot = bot
         self.retry_handlers = retry_handlers
         self.team_scoped = team_scoped
-        self._inflight: set[asyncio.Task] = set()
+        self._inflight = Inflight()
         self._admins: dict[tuple[str, str], tuple[bool, float]] = {}
 
     def context(self, team: str | None, channel: str, user: str, *, thread: str | None = None,
@@ -61,10 +62,7 @@ class SlackListeners:
 
     async def close(self) -> None:
         """Cancel work still running after its ack (called on shutdown)."""
-        tasks = [t for t in self._inflight if not t.done()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._inflight.cancel_all()
 
     # -- commands --------------------------------------------------------------------
 
@@ -74,7 +72,7 @@ class SlackListeners:
             await ack(response_type="ephemeral", **text_messages(NO_RESPONSE_URL)[0])
             return
         await ack()
-        await self._owned(self._answer_command(body, response_url, client))
+        await self._inflight.run(self._answer_command(body, response_url, client))
 
     async def _answer_command(self, body: dict[str, Any], response_url: str, client: AsyncWebClient) -> None:
         team, channel = str(body.get("team_id") or ""), str(body.get("channel_id") or "")
@@ -156,7 +154,7 @@ class SlackListeners:
             return
         ctx = self.context(_team(body, context), event["channel"], event["user"], thread=event.get("thread_ts"))
         text = incoming_text(event.get("text") or "", bot_user_id=context.bot_user_id)
-        await self._owned(self._answer(client, ctx, event["channel"], text,
+        await self._inflight.run(self._answer(client, ctx, event["channel"], text,
                                        thread_ts=event.get("thread_ts") or event.get("ts")))
 
     async def on_message(self, body: dict[str, Any], client: AsyncWebClient, context) -> None:
@@ -172,7 +170,7 @@ class SlackListeners:
         ctx = self.context(_team(body, context), channel, event["user"], thread=thread_ts)
         if event.get("channel_type") == "im":
             question = incoming_text(text, bot_user_id=context.bot_user_id)
-            await self._owned(self._answer(client, ctx, channel, question, thread_ts=thread_ts))
+            await self._inflight.run(self._answer(client, ctx, channel, question, thread_ts=thread_ts))
             return
         if not thread_ts or thread_ts == event.get("ts"):
             return  # channel chatter: only replies in a briefing's thread are for us
@@ -180,7 +178,7 @@ class SlackListeners:
             return  # a mention: app_mention answers it
         if not await self.bot.is_briefing(ctx):
             return
-        await self._owned(self._answer(client, ctx, channel, incoming_text(text), thread_ts=thread_ts))
+        await self._inflight.run(self._answer(client, ctx, channel, incoming_text(text), thread_ts=thread_ts))
 
     async def _answer(self, client: AsyncWebClient, ctx: Context, channel: str, question: str, *,
                       thread_ts: str | None) -> None:
@@ -193,14 +191,6 @@ class SlackListeners:
         except Exception:
             log.exception("failed to answer a Slack question in %s", channel)
 
-    async def _owned(self, work: Awaitable[None]) -> None:
-        """Run ``work`` as a task this object can cancel on shutdown."""
-        task = asyncio.ensure_future(work)
-        self._inflight.add(task)
-        try:
-            await task
-        finally:
-            self._inflight.discard(task)
 
 
 def _team(body: dict[str, Any], context) -> str:
