@@ -51,7 +51,7 @@ class BriefingService:
         self.transport = transport
         self.budget = Budget(sentences=settings.summary_sentences)
         self._commands: dict[type, Callable[[Context, Command], Reply]] = {
-            Latest: lambda ctx, cmd: self._public(self.latest()),
+            Latest: lambda ctx, cmd: self._public(self.latest(ctx=ctx)),
             BriefUrl: lambda ctx, cmd: self._public(self.brief_url(cmd.url)),
             BriefTopic: lambda ctx, cmd: self._public(self.brief_topic(cmd.topic)),
             Help: lambda ctx, cmd: Reply(text=USAGE),
@@ -98,19 +98,33 @@ class BriefingService:
 
     # -- briefings ------------------------------------------------------------------
 
-    def latest(self, max_stories: int | None = None) -> Briefing:
-        """The stories of the digest window, or the newest stories when the window is empty."""
+    def latest(self, max_stories: int | None = None, ctx: Context | None = None) -> Briefing:
+        """The stories of the digest window, or the newest stories when the window is empty.
+
+        In a channel that follows feeds, the stories come from those feeds only.
+        """
         max_stories = max_stories or self.settings.max_stories
+        feeds = self._channel_feeds(ctx)
         since = self.clock() - timedelta(hours=self.settings.digest_window_hours)
-        recent = self.store.recent(since=since, limit=max_stories * 4)
+        recent = self.store.recent(since=since, limit=max_stories * 4, feed_ids=feeds)
         note = ""
         if not recent:
-            recent = self.store.recent(limit=max_stories)
+            recent = self.store.recent(limit=max_stories, feed_ids=feeds)
             if recent:
                 note = "Nothing new in the last day; these are the most recent stories."
         if not recent:
+            if feeds is not None:
+                raise BriefbotError("The feeds this channel follows have no stories yet; /brief feeds shows them.")
             raise BriefbotError("There are no stored articles yet: ingest a file, a URL or a feed first.")
         return self._compose(recent, "Latest briefing", max_stories, note)
+
+    def _channel_feeds(self, ctx: Context | None) -> list[int] | None:
+        """The feeds a channel follows, or None when it follows none (then: every stored article)."""
+        if ctx is None:
+            return None
+        channel = self.store.channels.channel(ctx.platform, ctx.channel, create=False)
+        subscriptions = self.store.channels.subscriptions(channel.id) if channel else []
+        return [s.feed.id for s in subscriptions] or None
 
     def digest(self, since: timedelta, max_stories: int | None = None) -> Briefing:
         """A briefing of the articles stored or published within ``since``."""

@@ -215,3 +215,13 @@ def test_schedules_live_in_the_apscheduler_job_store_and_survive_a_restart(setti
     assert digest.func_ref == "bot.runtime:digest_job" and digest.coalesce
     assert digest.next_run_time.astimezone(timezone.utc).strftime("%H:%M") == "21:45"  # 06:45 JST
     assert digest.next_run_time.astimezone(ZoneInfo("Asia/Tokyo")).weekday() < 5
+
+
+def test_brief_in_a_channel_that_follows_feeds_briefs_from_those_feeds(admin, feed, service):
+    from conftest import SEED_ARTICLE
+
+    assert service.ingest(str(SEED_ARTICLE)).error is None
+    assert "Starmer" in admin.say("/brief").text  # following nothing: every stored article
+    admin.say(f"/brief subscribe {feed.url}")
+    headlines = {s.headline for s in admin.say("/brief").reply.briefing.stories}
+    assert headlines == {STORY_A.title, STORY_B.title}

@@ -106,12 +106,15 @@ class Store:
                 result.ids.append(new_id)
         return result
 
-    def recent(self, since: datetime | None = None, limit: int = 50) -> list[StoredArticle]:
-        """The newest articles first, by publication time or else arrival."""
+    def recent(self, since: datetime | None = None, limit: int = 50, *,
+               feed_ids: Iterable[int] | None = None) -> list[StoredArticle]:
+        """The newest articles first, by publication time or else arrival (of some feeds, if given)."""
         when = func.coalesce(ArticleRow.published_at, ArticleRow.created_at)
         query = select(ArticleRow).order_by(when.desc(), ArticleRow.id.desc()).limit(limit)
         if since is not None:
             query = query.where(when >= since)
+        if feed_ids is not None:
+            query = query.where(ArticleRow.feed_id.in_(list(feed_ids)))
         return self._load(query)
 
     def arrived(self, since: datetime, *, feed_ids: Iterable[int] | None = None,
