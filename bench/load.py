@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import random
 import secrets
@@ -244,14 +245,21 @@ def next_slot(lead: float) -> datetime:
 
 # -- load -------------------------------------------------------------------------------------
 
+COMMAND_TIMEOUT = 10.0  # seconds a command may wait for its acknowledgement before it counts as lost
+
 
 async def command(session: aiohttp.ClientSession, base: str, fake: SlackFake, i: int) -> float:
+    """Seconds to the acknowledgement; infinity when none came (refused, timed out, not 200)."""
     body = command_body("", response_url=fake.response_url(f"c{i}"), channel="C0GENERAL", user=f"U{i % 50:04d}")
     started = time.perf_counter()
-    async with session.post(f"{base}/slack/events", data=body, headers=signed_headers(body)) as response:
-        await response.read()
-        if response.status != 200:
-            raise RuntimeError(f"command answered {response.status}")
+    try:
+        async with session.post(f"{base}/slack/events", data=body, headers=signed_headers(body),
+                                timeout=aiohttp.ClientTimeout(total=COMMAND_TIMEOUT)) as response:
+            await response.read()
+            if response.status != 200:
+                return math.inf
+    except (aiohttp.ClientError, asyncio.TimeoutError):
+        return math.inf
     return time.perf_counter() - started
 
 
@@ -319,7 +327,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def ms(value: float) -> str:
-    return f"{value * 1000:.0f} ms"
+    return f"{value * 1000:.0f} ms" if math.isfinite(value) else f"none within {COMMAND_TIMEOUT:.0f} s"
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -406,7 +414,8 @@ def main(argv: list[str] | None = None) -> int:
                 bot.wait_ready()
                 elapsed, count, lat = slot_run([bot], fake, slot, channels, args.timeout, load=True)
                 row("sustained 50 /brief per s while digests compose: ack p50 / p99",
-                    f"{ms(pct(lat, 50))} / {ms(pct(lat, 99))} ({len(lat)} commands)", "p99 below 100 ms",
+                    f"{ms(pct(lat, 50))} / {ms(pct(lat, 99))} ({len(lat)} commands, "
+                    f"{sum(1 for v in lat if not math.isfinite(v))} unanswered)", "p99 below 100 ms",
                     pct(lat, 99) < 0.1)
                 row(f"{channels} channels due at one slot under that load", slot_figure(elapsed, count, channels,
                                                                                         args.timeout),
