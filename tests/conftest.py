@@ -7,12 +7,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from adapters.fake import FakePlatform
 from bot.service import BriefingService
 from bot.settings import Settings
 from bot.store import Store
 from postgres import fresh_database
+
+# Property tests assert behaviour, not speed: no per-example deadline on busy machines.
+hypothesis_settings.register_profile("briefbot", deadline=None)
+hypothesis_settings.load_profile("briefbot")
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
