@@ -33,9 +33,8 @@ def compose_channel_digest(service: BriefingService, channel: Channel, now: date
     subscriptions = store.channels.subscriptions(channel.id)
     feed_ids = [s.feed.id for s in subscriptions if not s.feed.paused] if subscriptions else None
     candidates = store.arrived(since, feed_ids=feed_ids) if feed_ids != [] else []
-    filters = {s.feed.url: s.keywords for s in subscriptions}
-    by_feed = {s.feed.id: s.feed.url for s in subscriptions}
-    kept = [a for a in candidates if _matches(a, filters, by_feed)]
+    keywords = {s.feed.id: s.keywords for s in subscriptions}
+    kept = [a for a in candidates if _matches(a, keywords.get(a.feed_id, ()))]
     served = store.channels.served(channel.id, now - timedelta(days=MEMORY_DAYS))
     plan = compose_digest([to_document(a.article, a.id) for a in kept], service.summarizer,
                           budget=service.budget, max_stories=service.settings.max_stories,
@@ -47,9 +46,8 @@ def compose_channel_digest(service: BriefingService, channel: Channel, now: date
     return ChannelDigest(Reply(briefing=plan.briefing, public=True), plan.memories)
 
 
-def _matches(stored, filters: dict[str, tuple[str, ...]], by_feed: dict[int, str]) -> bool:
+def _matches(stored, keywords: tuple[str, ...]) -> bool:
     """An article passes its feed's keyword filter (any keyword, as a whole word)."""
-    keywords = filters.get(by_feed.get(stored.feed_id, ""), ())
     if not keywords:
         return True
     haystack = f"{stored.article.title}\n{stored.article.text}".lower()

@@ -6,7 +6,7 @@ that support it, so a reader (or a check) can always trace it back.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Protocol
@@ -147,8 +147,3 @@ def _untitled(doc: Document) -> str:
         text = first[0].text
         return text if len(text) <= 90 else text[:87].rsplit(" ", 1)[0] + "..."
     return "Untitled"
-
-
-def summary_sentences(summarizer: Summarizer, document: Document, budget: Budget) -> Sequence[str]:
-    """The summary as plain sentences, in the order the summarizer gives them."""
-    return [b.text for b in summarizer.summarize(document, budget)]

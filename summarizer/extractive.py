@@ -24,7 +24,7 @@ from importlib import resources
 from typing import Any, Mapping, Sequence
 
 from .sentences import Sentence, sentence_spans
-from .text import STOP_WORDS, content_terms, dot, stem, unit, words
+from .text import STOP_WORDS, content_terms, dot, stem, tfidf, unit, words
 
 WEIGHTS_FILE = "extractive_weights_v1.json"
 
@@ -192,7 +192,7 @@ def sentence_features(spans: Sequence[Sentence], title: str = "") -> tuple[list[
     tokens = [words(t) for t in texts]
     terms = [[stem(w) for w in toks if w not in STOP_WORDS and len(w) > 1] for toks in tokens]
     counts = [Counter(t) for t in terms]
-    vectors = _tfidf(counts)
+    vectors = tfidf(counts)
     keys = [set(c) for c in counts]
     logs = [math.log(len(t)) if len(t) > 1 else 0.0 for t in terms]
 
@@ -293,16 +293,5 @@ def _has_quote(text: str) -> bool:
     if '"' in text or "\u201c" in text or "\u201d" in text:
         return True
     return "'" in text and bool(_QUOTES.search(text))
-
-
-def _tfidf(counts: list[Counter[str]]) -> list[dict[str, float]]:
-    df: Counter[str] = Counter()
-    for c in counts:
-        df.update(c.keys())
-    n = len(counts)
-    idf = {w: math.log(1.0 + n / d) for w, d in df.items()}
-    return [unit({w: c * idf[w] for w, c in tf.items()}) for tf in counts]
-
-
 
 

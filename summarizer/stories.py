@@ -44,7 +44,7 @@ from urllib.parse import urlsplit
 
 from .briefing import Briefing, Budget, Bullet, Document, SourceLink, Story, Summarizer
 from .sentences import Sentence, sentence_spans
-from .text import STOP_WORDS, dot, stem, unit
+from .text import STOP_WORDS, dot, stem, tfidf, unit
 
 # --- Tunables (see the module docstring and tests/test_stories.py for the data behind them).
 
@@ -243,18 +243,8 @@ def _term_counts(doc: Document) -> Counter[str]:
     return weighted
 
 
-
-
-
-
 def _vectors(docs: Sequence[Document]) -> list[dict[str, float]]:
-    counts = [_term_counts(d) for d in docs]
-    df: Counter[str] = Counter()
-    for c in counts:
-        df.update(c.keys())
-    n = len(docs)
-    idf = {t: math.log(1.0 + n / f) for t, f in df.items()}
-    return [unit({t: w * idf[t] for t, w in c.items()}) for c in counts]
+    return tfidf([_term_counts(d) for d in docs])
 
 
 # --- Clusters -----------------------------------------------------------------------------

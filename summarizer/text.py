@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 _WORD = re.compile(r"[0-9]+(?:[.,][0-9]+)*%?|[^\W\d_]+(?:['\u2019][^\W\d_]+)*", re.UNICODE)
@@ -68,3 +69,13 @@ def dot(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     if len(a) > len(b):
         a, b = b, a
     return sum(v * b[k] for k, v in a.items() if k in b)
+
+
+def tfidf(counts: Sequence[Mapping[str, float]]) -> list[dict[str, float]]:
+    """Unit tf-idf vectors of term weights, with idf taken over these documents alone."""
+    df: Counter[str] = Counter()
+    for c in counts:
+        df.update(c.keys())
+    n = len(counts)
+    idf = {t: math.log(1.0 + n / f) for t, f in df.items()}
+    return [unit({t: w * idf[t] for t, w in c.items()}) for c in counts]

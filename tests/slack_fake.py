@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import json
 import time
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -313,3 +313,28 @@ async def running(platform, bot, timeout: float = 5.0):
         task.cancel()
         with suppress(asyncio.CancelledError):
             await task
+
+
+@contextmanager
+def serving(fake: SlackFake):
+    """Serve ``fake`` on loopback for one test; afterwards, nothing the bot sent may be refused."""
+    from loopback import serve
+
+    with serve(fake.application()) as base:
+        fake.base_url = base
+        yield fake
+    assert fake.problems == [], "the bot sent Slack something it would refuse"
+
+
+def seeded_bot(service):
+    """The core, as an adapter sees it, with the seed article stored."""
+    from bot.platform import BriefBot
+    from conftest import SEED_ARTICLE
+
+    assert service.ingest(str(SEED_ARTICLE)).error is None
+    return BriefBot(service)
+
+
+def run(scenario):
+    """Run one async scenario, failing it after 20 seconds rather than hanging the suite."""
+    return asyncio.run(asyncio.wait_for(scenario, 20))

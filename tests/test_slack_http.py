@@ -19,8 +19,10 @@ from bot.errors import BriefbotError  # noqa: E402
 from bot.platform import BriefBot  # noqa: E402
 from bot.service import BriefingService  # noqa: E402
 from conftest import SEED_ARTICLE  # noqa: E402
-from loopback import serve  # noqa: E402
 from slack_fake import (  # noqa: E402
+    run,
+    seeded_bot,
+    serving,
     BOT_ID,
     BOT_TOKEN,
     BOT_USER,
@@ -44,11 +46,8 @@ from adapters.slack.listeners import FAILED  # noqa: E402
 
 @pytest.fixture
 def fake():
-    fake = SlackFake()
-    with serve(fake.application()) as base:
-        fake.base_url = base
+    with serving(SlackFake()) as fake:
         yield fake
-    assert fake.problems == [], "the bot sent Slack something it would refuse"
 
 
 @pytest.fixture
@@ -59,12 +58,7 @@ def slack_settings(settings, fake):
 
 @pytest.fixture
 def bot(service):
-    assert service.ingest(str(SEED_ARTICLE)).error is None
-    return BriefBot(service)
-
-
-def run(scenario):
-    return asyncio.run(asyncio.wait_for(scenario, 20))
+    return seeded_bot(service)
 
 
 async def post(platform, body: str | bytes, headers: dict[str, str], path: str = "/slack/events"):

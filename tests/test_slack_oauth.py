@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,12 +13,12 @@ import aiohttp  # noqa: E402
 from slack_sdk.oauth.installation_store import Installation  # noqa: E402
 
 from bot.errors import BriefbotError  # noqa: E402
-from bot.platform import BriefBot  # noqa: E402
 from bot.replies import Reply  # noqa: E402
 from bot.store.database import create_database_engine  # noqa: E402
-from conftest import SEED_ARTICLE  # noqa: E402
-from loopback import serve  # noqa: E402
 from slack_fake import (  # noqa: E402
+    run,
+    seeded_bot,
+    serving,
     BOT_USER,
     SIGNING_SECRET,
     SlackFake,
@@ -38,11 +37,8 @@ CLIENT_ID = "1111.2222"
 
 @pytest.fixture
 def fake():
-    fake = SlackFake(bot_tokens={"xoxb-team-two": "T0TWO", "xoxb-team-three": "T0THREE"})
-    with serve(fake.application()) as base:
-        fake.base_url = base
+    with serving(SlackFake(bot_tokens={"xoxb-team-two": "T0TWO", "xoxb-team-three": "T0THREE"})) as fake:
         yield fake
-    assert fake.problems == []
 
 
 @pytest.fixture
@@ -54,12 +50,7 @@ def oauth_settings(settings, fake, store):
 
 @pytest.fixture
 def bot(service):
-    assert service.ingest(str(SEED_ARTICLE)).error is None
-    return BriefBot(service)
-
-
-def run(scenario):
-    return asyncio.run(asyncio.wait_for(scenario, 20))
+    return seeded_bot(service)
 
 
 async def get(platform, path: str, cookie: str | None = None):

@@ -11,10 +11,10 @@ import pytest
 pytest.importorskip("slack_bolt")
 
 from bot.errors import BriefbotError  # noqa: E402
-from bot.platform import BriefBot  # noqa: E402
-from conftest import SEED_ARTICLE  # noqa: E402
-from loopback import serve  # noqa: E402
 from slack_fake import (  # noqa: E402
+    run,
+    seeded_bot,
+    serving,
     APP_TOKEN,
     BOT_TOKEN,
     SlackFake,
@@ -32,11 +32,8 @@ from adapters.slack import SlackPlatform  # noqa: E402
 
 @pytest.fixture
 def fake():
-    fake = SlackFake()
-    with serve(fake.application()) as base:
-        fake.base_url = base
+    with serving(SlackFake()) as fake:
         yield fake
-    assert fake.problems == []
 
 
 @pytest.fixture
@@ -48,12 +45,7 @@ def socket_settings(settings, fake):
 
 @pytest.fixture
 def bot(service):
-    assert service.ingest(str(SEED_ARTICLE)).error is None
-    return BriefBot(service)
-
-
-def run(scenario):
-    return asyncio.run(asyncio.wait_for(scenario, 20))
+    return seeded_bot(service)
 
 
 def envelope(kind: str, payload: dict, n: int, **extra) -> dict:
