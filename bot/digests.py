@@ -30,10 +30,8 @@ def compose_channel_digest(service: BriefingService, channel: Channel, now: date
 
     store = service.store
     since = channel.last_digest_at or now - FIRST_WINDOW
-    subscriptions = store.channels.subscriptions(channel.id)
-    feed_ids = [s.feed.id for s in subscriptions if not s.feed.paused] if subscriptions else None
-    candidates = store.arrived(since, feed_ids=feed_ids) if feed_ids != [] else []
-    keywords = {s.feed.id: s.keywords for s in subscriptions}
+    keywords = store.channels.followed(channel.id)
+    candidates = store.arrived(since, feed_ids=list(keywords) or None)
     kept = [a for a in candidates if _matches(a, keywords.get(a.feed_id, ()))]
     served = store.channels.served(channel.id, now - timedelta(days=MEMORY_DAYS))
     plan = compose_digest([to_document(a.article, a.id) for a in kept], service.summarizer,

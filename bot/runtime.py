@@ -1,30 +1,30 @@
 """The running bot: its platforms, the scheduler, and the digest and feed jobs it fires.
 
 Scheduling uses APScheduler 3 with its SQLAlchemy job store in the project's database
-(stable job ids, textual job references), so schedules survive a restart. The delivery
-ledger, not the scheduler, decides whether a slot is posted: every digest claims
-``(channel, slot)`` with a unique row before posting, so a restart, a late misfire and
-the start-up catch-up can all try a slot and only one posts it.
+(stable job ids, textual job references), so schedules survive a restart. There is one job
+per distinct schedule ("daily 08:00 Europe/Paris"), however many channels share it: when it
+fires, every channel on that schedule gets its slot queued in the delivery ledger at once.
 
-On PostgreSQL several replicas may run on one database; only the one holding the scheduler
-lock runs APScheduler (see :mod:`bot.leadership` for the design and why). On SQLite the one
-process always runs it.
+The delivery ledger, not the scheduler, decides whether a slot is posted. A slot is a unique
+``(channel, slot)`` row: queued as ``due``, then *claimed* by the process that posts it, then
+``posted``. A restart, a late misfire and the start-up catch-up can all queue a slot and only
+one row exists. Every process works the queue (on PostgreSQL, every replica: rows are taken
+``FOR UPDATE SKIP LOCKED``), so several replicas share a large slot's digests between them.
 
 A claim is a lease: if the process dies after claiming a slot and before the post reaches
-the platform, the claim stays ``claimed``, and once it is older than the lease the leader
-(or the catch-up after a restart, within the misfire grace) takes it over and posts the
-slot. A crash in the instant between the platform accepting the post and the ledger
-recording it can therefore post a slot twice; losing slots to crashes while composing
-was the worse failure.
+the platform, the claim stays ``claimed``, and once it is older than the lease any process
+working the queue takes it over and posts the slot, within the misfire grace. A crash in the
+instant between the platform accepting the post and the ledger recording it can therefore
+post a slot twice; losing slots to crashes while composing was the worse failure.
 
 Heavy work runs off the event loop: the ledger, composing a digest and recording it run in
-a small pool of their own, so digests never hold up the threads that answer commands, and
-a replica composing thousands of digests still acknowledges commands at once.
+a small pool of their own, so digests never hold up the threads that answer commands.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -43,6 +43,7 @@ from .platform import Platform
 from .replies import Reply
 from .schedules import last_slot, slot_key, trigger
 from .service import BriefingService
+from .store.channels import Channel, Claim
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +52,23 @@ _CURRENT: Runtime | None = None
 # Threads composing digests (and writing the ledger). Composing is CPU-bound Python, so more
 # threads than this buy nothing but contention for the interpreter lock with the event loop.
 DIGEST_WORKERS = 2
+# Queued digests a process takes at a time, and how often it looks for more when not told:
+# often on a shared database (another replica may queue a slot), rarely on SQLite, where the
+# only other work is a claim abandoned by a crash, retried after its lease.
+DIGEST_BATCH = 16
+QUEUE_POLL_SHARED = 1.0
+QUEUE_POLL_LOCAL = 30.0
 
 
-async def digest_job(channel_id: int) -> None:
-    """APScheduler job (stored by reference): post a channel's digest for the slot just due."""
+async def digest_job(kind: str, time: str, zone: str) -> None:
+    """APScheduler job (stored by reference): queue the slot just due of every channel on a schedule."""
     if _CURRENT is not None:
-        await _CURRENT.deliver_digest(channel_id)
+        await _CURRENT.slot_due(kind, time, zone)
+
+
+def digest_job_id(kind: str, time: str, zone: str) -> str:
+    """The scheduler job of one schedule, shared by every channel on it."""
+    return f"digest:{kind} {time} {zone}"
 
 
 async def feed_job(feed_id: int) -> None:
@@ -93,12 +105,17 @@ class Runtime:
         self.leadership: Leadership | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._work = ThreadPoolExecutor(max_workers=DIGEST_WORKERS, thread_name_prefix="briefbot-digest")
+        self._wake: asyncio.Event | None = None  # set when this process queued digests
         self._background: set[asyncio.Task] = set()
 
     @property
     def leading(self) -> bool:
         """Whether this process runs the scheduler now."""
         return self.scheduler is not None
+
+    def job_id(self, channel: Channel) -> str:
+        """The scheduler job that queues ``channel``'s digests."""
+        return digest_job_id(channel.schedule_kind, channel.schedule_time, self._zone(channel))
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -107,6 +124,8 @@ class Runtime:
         _CURRENT = self
         self._loop = asyncio.get_running_loop()
         self.service.listeners.append(self._changed)
+        self._wake = asyncio.Event()
+        self._spawn(self._work_queue_forever())
         if self.start_scheduler and is_shared(self.store.engine):
             self.leadership = Leadership(self.store.engine, on_elected=self._elected, on_deposed=self._deposed,
                                          on_notice=self._apply_change, retry=self.leader_retry)
@@ -136,10 +155,10 @@ class Runtime:
         self._work.shutdown(wait=False, cancel_futures=True)
 
     async def _elected(self) -> None:
-        """This replica took the scheduler lock: run the scheduler, then post what is due.
+        """This replica took the scheduler lock: run the scheduler, then queue what is due.
 
-        The scheduler starts paused, so that re-adding thousands of schedules neither wakes it
-        once per job nor holds up the platforms; it resumes once every job is in place.
+        The scheduler starts paused, so that re-adding the schedules neither wakes it once per
+        job nor holds up the platforms; it resumes once every job is in place.
         """
         self._start_scheduler()
         self._spawn(self._lead())
@@ -148,14 +167,8 @@ class Runtime:
         self._stop_scheduler()
 
     async def _lead(self) -> None:
-        """While leading: every job in place, the catch-up, then every lease/2 the abandoned claims."""
-        scheduler = self.scheduler
         await self._schedule_and_resume()
         await self.catch_up()
-        while self.scheduler is scheduler is not None:
-            await asyncio.sleep(max(1.0, self.claim_lease.total_seconds() / 2))
-            if self.scheduler is scheduler:
-                await self.retry_stale_claims()
 
     def _start_scheduler(self) -> None:
         from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -194,74 +207,134 @@ class Runtime:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def catch_up(self) -> list[Delivery]:
-        """Post each slot missed while the bot was down, if still within the misfire grace."""
-        channels = await self._loop_or_running().run_in_executor(self._work, self.store.channels.scheduled)
-        return [await self.deliver_digest(channel.id) for channel in channels
-                if channel.platform in self.platforms]
-
-    async def retry_stale_claims(self) -> list[Delivery]:
-        """Post the slots whose claim was left unposted past its lease (its holder died)."""
-        now = self.service.clock()
-        grace = timedelta(seconds=self.settings.misfire_grace)
-        loop = self._loop_or_running()
-        channel_ids = await loop.run_in_executor(self._work, self.store.channels.stale_claims, now, grace,
-                                                 self.claim_lease)
-        return [await self.deliver_digest(channel_id) for channel_id in channel_ids]
-
     def _loop_or_running(self) -> asyncio.AbstractEventLoop:
         return self._loop or asyncio.get_running_loop()
 
-    # -- jobs -------------------------------------------------------------------------
+    async def _run(self, work, *args):
+        """``work(*args)`` in the digest threads."""
+        return await self._loop_or_running().run_in_executor(self._work, work, *args)
+
+    # -- the digest queue -------------------------------------------------------------
+
+    async def slot_due(self, kind: str, time: str, zone: str) -> int:
+        """A schedule's slot came due: queue the digest of every channel on it; how many were queued."""
+        channels = [c for c in await self._run(self.store.channels.scheduled)
+                    if (c.schedule_kind, c.schedule_time, self._zone(c)) == (kind, time, zone)]
+        return await self.enqueue(channels)
+
+    async def catch_up(self) -> int:
+        """Queue each slot missed while nobody ran the scheduler, if still within the misfire grace."""
+        return await self.enqueue(await self._run(self.store.channels.scheduled))
+
+    async def enqueue(self, channels: list[Channel], now: datetime | None = None) -> int:
+        """Queue the slot due now of each channel (those past the grace are skipped) for any replica."""
+        now = now or self.service.clock()
+        due = [(c.id, key) for c in channels for key in [self._due_slot(c, now)] if not isinstance(key, Delivery)]
+        queued = await self._run(self.store.channels.enqueue, due, now)
+        if queued:
+            log.info("queued %d digests", queued)
+            if self._wake is not None:
+                self._wake.set()
+        return queued
+
+    async def work_queue(self, limit: int = DIGEST_BATCH) -> list[Delivery]:
+        """Take up to ``limit`` queued digests (and claims abandoned past their lease) and post them."""
+        now = self.service.clock()
+        claims = await self._run(functools.partial(
+            self.store.channels.take_due, now, platforms=tuple(self.platforms), lease=self.claim_lease,
+            grace=timedelta(seconds=self.settings.misfire_grace), limit=limit))
+        return list(await asyncio.gather(*(self._post(claim, now) for claim in claims)))
+
+    async def _work_queue_forever(self) -> None:
+        """Every process works the queue: at once when it queued a slot itself, else every poll."""
+        poll = QUEUE_POLL_SHARED if is_shared(self.store.engine) else QUEUE_POLL_LOCAL
+        while True:
+            self._wake.clear()
+            try:
+                done = await self.work_queue()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database is away for a moment: try again at the next poll
+                log.warning("could not work the digest queue", exc_info=True)
+                done = []
+            if done:
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), poll)
+            except asyncio.TimeoutError:
+                pass
 
     async def deliver_digest(self, channel_id: int, *, now: datetime | None = None) -> Delivery:
-        """Post the digest of the slot due now, unless it was posted (or claimed) already."""
+        """Post a channel's digest of the slot due now, unless it was posted (or claimed) already."""
         now = now or self.service.clock()
-        loop = self._loop_or_running()
-        prepared = await loop.run_in_executor(self._work, self._claim_and_compose, channel_id, now)
-        if isinstance(prepared, Delivery):
-            return prepared
-        channel, platform, key, delivery_id, digest = prepared
-        ref = None
-        try:
-            if digest.reply is not None:
-                ref = await platform.deliver(channel.external_id, digest.reply)
-        except Exception as exc:
-            log.exception("digest for channel %s slot %s failed", channel.external_id, key)
-            await loop.run_in_executor(self._work, self.store.channels.delivery_failed, delivery_id,
-                                       f"{exc.__class__.__name__}: {exc}")
-            return Delivery(channel_id, key, False, "failed")
-        await loop.run_in_executor(self._work, self._record, channel, delivery_id, now, ref, digest)
-        return Delivery(channel_id, key, digest.reply is not None, message_ref=ref)
+        claim = await self._run(self._claim_now, channel_id, now)
+        if isinstance(claim, Delivery):
+            return claim
+        return await self._post(claim, now)
 
-    def _claim_and_compose(self, channel_id: int, now: datetime):
-        """In a worker thread: claim the slot due at ``now`` and compose its digest, or say why not."""
-        channel = self.store.channels.get(channel_id)
-        if channel is None or not channel.schedule_kind:
-            return Delivery(channel_id, None, False, "no schedule")
-        platform = self.platforms.get(channel.platform)
-        if platform is None:
-            return Delivery(channel_id, None, False, f"{channel.platform} is not running here")
-        zone = channel.timezone or self.settings.timezone
-        slot = last_slot(channel.schedule_kind, channel.schedule_time, zone, now)
+    def _zone(self, channel: Channel) -> str:
+        return channel.timezone or self.settings.timezone
+
+    def _due_slot(self, channel: Channel, now: datetime) -> str | Delivery:
+        """The ledger key of the slot due at ``now``, or why there is none."""
+        if not channel.schedule_kind:
+            return Delivery(channel.id, None, False, "no schedule")
+        slot = last_slot(channel.schedule_kind, channel.schedule_time, self._zone(channel), now)
         if slot is None or (channel.schedule_set_at and slot < channel.schedule_set_at):
-            return Delivery(channel_id, None, False, "no slot since the schedule was set")
+            return Delivery(channel.id, None, False, "no slot since the schedule was set")
         if now - slot > timedelta(seconds=self.settings.misfire_grace):
-            return Delivery(channel_id, slot_key(slot), False, "missed by more than the grace time")
-        key = slot_key(slot)
+            return Delivery(channel.id, slot_key(slot), False, "missed by more than the grace time")
+        return slot_key(slot)
+
+    def _claim_now(self, channel_id: int, now: datetime) -> Claim | Delivery:
+        """In a worker thread: claim the slot due at ``now`` for this process, or say why not."""
+        channel = self.store.channels.get(channel_id)
+        if channel is None:
+            return Delivery(channel_id, None, False, "no schedule")
+        if channel.platform not in self.platforms:
+            return Delivery(channel_id, None, False, f"{channel.platform} is not running here")
+        key = self._due_slot(channel, now)
+        if isinstance(key, Delivery):
+            return key
         delivery_id = self.store.channels.claim(channel_id, key, now)
         if delivery_id is None:
             delivery_id = self.store.channels.take_over_stale_claim(channel_id, key, now, self.claim_lease)
             if delivery_id is None:
                 return Delivery(channel_id, key, False, "already delivered")
             log.warning("took over the unposted claim on slot %s of channel %s", key, channel.external_id)
+        return Claim(delivery_id, channel_id, key)
+
+    async def _post(self, claim: Claim, now: datetime) -> Delivery:
+        """Compose, post and record the digest of a claimed slot."""
+        prepared = await self._run(self._compose, claim, now)
+        if isinstance(prepared, Delivery):
+            return prepared
+        channel, platform, digest = prepared
+        ref = None
         try:
-            digest = compose_channel_digest(self.service, channel, now)
+            if digest.reply is not None:
+                ref = await platform.deliver(channel.external_id, digest.reply)
         except Exception as exc:
-            log.exception("digest for channel %s slot %s failed", channel.external_id, key)
-            self.store.channels.delivery_failed(delivery_id, f"{exc.__class__.__name__}: {exc}")
-            return Delivery(channel_id, key, False, "failed")
-        return channel, platform, key, delivery_id, digest
+            log.exception("digest for channel %s slot %s failed", channel.external_id, claim.slot)
+            await self._run(self.store.channels.delivery_failed, claim.delivery_id,
+                            f"{exc.__class__.__name__}: {exc}")
+            return Delivery(claim.channel_id, claim.slot, False, "failed")
+        await self._run(self._record, channel, claim.delivery_id, now, ref, digest)
+        return Delivery(claim.channel_id, claim.slot, digest.reply is not None, message_ref=ref)
+
+    def _compose(self, claim: Claim, now: datetime):
+        """In a worker thread: the channel, its platform and the digest of a claimed slot."""
+        channel = self.store.channels.get(claim.channel_id)
+        platform = self.platforms.get(channel.platform) if channel is not None else None
+        try:
+            if channel is None or not channel.schedule_kind or platform is None:
+                raise LookupError("the channel's schedule was turned off")
+            return channel, platform, compose_channel_digest(self.service, channel, now)
+        except Exception as exc:
+            if not isinstance(exc, LookupError):
+                log.exception("digest for channel %s slot %s failed", claim.channel_id, claim.slot)
+            self.store.channels.delivery_failed(claim.delivery_id, f"{exc.__class__.__name__}: {exc}")
+            return Delivery(claim.channel_id, claim.slot, False, "failed")
 
     def _record(self, channel, delivery_id: int, now: datetime, ref: str | None, digest) -> None:
         self.store.channels.delivered(delivery_id, now, ref, since=now, memories=digest.memories)
@@ -306,34 +379,37 @@ class Runtime:
         self._loop.run_in_executor(self._work, action, ident, scheduler)
 
     def _schedule_all(self, scheduler) -> None:
-        """Every schedule and feed as a job, adding or replacing only the jobs that differ."""
+        """A job per schedule in use and per feed, adding only the jobs missing, dropping the unused."""
         jobs = {job.id: job for job in scheduler.get_jobs()}
-        wanted = set()
+        wanted: dict[str, Channel] = {}
         for channel in self.store.channels.scheduled():
-            wanted.add(f"digest:{channel.id}")
-            self._schedule_digest(channel.id, scheduler, channel=channel, existing=jobs.get(f"digest:{channel.id}"))
+            wanted.setdefault(self.job_id(channel), channel)
+        for job_id, channel in wanted.items():
+            if job_id not in jobs:
+                self._add_digest_job(scheduler, channel)
         for feed in self.store.channels.feeds():
             self._schedule_feed(feed.id, scheduler, feed=feed, existing=jobs.get(f"feed:{feed.id}"))
-        for job_id in jobs.keys() - wanted:
-            if job_id.startswith("digest:"):  # its schedule was turned off while nobody led
+        for job_id in jobs.keys() - wanted.keys():
+            if job_id.startswith("digest:"):  # nobody is on that schedule any more
                 scheduler.remove_job(job_id)
 
-    def _schedule_digest(self, channel_id: int, scheduler=None, *, channel=None, existing=None) -> None:
+    def _schedule_digest(self, channel_id: int, scheduler=None) -> None:
+        """A channel's schedule changed: make sure its schedule has a job, and drop jobs left unused."""
         scheduler = scheduler or self.scheduler
         if scheduler is None:
             return
-        job_id = f"digest:{channel_id}"
-        channel = channel or self.store.channels.get(channel_id)
-        if channel is None or not channel.schedule_kind:
-            if scheduler.get_job(job_id):
-                scheduler.remove_job(job_id)
-            return
-        zone = channel.timezone or self.settings.timezone
-        wanted = trigger(channel.schedule_kind, channel.schedule_time, zone)
-        if existing is not None and repr(existing.trigger) == repr(wanted):
-            return
-        scheduler.add_job("bot.runtime:digest_job", wanted,
-                          args=[channel_id], id=job_id, name=f"digest {channel.platform}:{channel.external_id}",
+        in_use = {self.job_id(c): c for c in self.store.channels.scheduled()}
+        for job in scheduler.get_jobs():
+            if job.id.startswith("digest:") and job.id not in in_use:
+                scheduler.remove_job(job.id)
+        channel = self.store.channels.get(channel_id)
+        if channel is not None and channel.schedule_kind and not scheduler.get_job(self.job_id(channel)):
+            self._add_digest_job(scheduler, channel)
+
+    def _add_digest_job(self, scheduler, channel: Channel) -> None:
+        kind, time, zone = channel.schedule_kind, channel.schedule_time, self._zone(channel)
+        scheduler.add_job("bot.runtime:digest_job", trigger(kind, time, zone), args=[kind, time, zone],
+                          id=digest_job_id(kind, time, zone), name=f"digests {kind} {time} {zone}",
                           replace_existing=True)
 
     def _schedule_feed(self, feed_id: int, scheduler=None, *, feed=None, existing=None) -> None:

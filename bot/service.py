@@ -123,8 +123,9 @@ class BriefingService:
         if ctx is None:
             return None
         channel = self.store.channels.channel(ctx.platform, ctx.channel, create=False)
-        subscriptions = self.store.channels.subscriptions(channel.id) if channel else []
-        return [s.feed.id for s in subscriptions] or None
+        if channel is None:
+            return None
+        return list(self.store.channels.followed(channel.id)) or None
 
     def digest(self, since: timedelta, max_stories: int | None = None) -> Briefing:
         """A briefing of the articles stored or published within ``since``."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Protocol
 
 from .sentences import Sentence, sentence_spans
@@ -101,15 +102,22 @@ class SentenceSelector(Protocol):
 class ExtractiveBullets:
     """Adapts a sentence selector to :class:`Summarizer`: each bullet is one source sentence."""
 
+    #: How many articles' summaries are kept: a digest slot summarizes the same articles for
+    #: many channels, and a summary depends only on the article and the budget.
+    CACHE = 4096
+
     def __init__(self, selector: SentenceSelector, name: str = "extractive") -> None:
         self.selector = selector
         self.name = name
+        self._bullets = lru_cache(maxsize=self.CACHE)(self._select)
 
     def summarize(self, document: Document, budget: Budget) -> list[Bullet]:
-        spans = sentence_spans(document.text)
-        picked = self.selector.select(document.text, document.title, sentences=budget.sentences,
-                                      max_chars=budget.chars, spans=spans)
-        return [Bullet(s.text, 0, (s.index,)) for s in picked]
+        return list(self._bullets(document.title, document.text, budget))
+
+    def _select(self, title: str, text: str, budget: Budget) -> tuple[Bullet, ...]:
+        picked = self.selector.select(text, title, sentences=budget.sentences, max_chars=budget.chars,
+                                      spans=sentence_spans(text))
+        return tuple(Bullet(s.text, 0, (s.index,)) for s in picked)
 
 
 def compose(documents: Iterable[Document], summarizer: Summarizer, *, title: str,

@@ -39,6 +39,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -78,6 +79,11 @@ MAX_SENTENCE_KEYS = 240
 MAX_ARTICLE_KEYS = 60
 
 _SHINGLE = 5
+#: How many articles' (and sentences') derived data is kept between calls. A scheduled slot
+#: composes a digest for every channel from overlapping sets of articles: each article's
+#: sentences, vectors and 5-grams are computed once, not once per channel.
+DOCUMENT_CACHE = 4096
+SENTENCE_CACHE = 65536
 _NEGLIGIBLE = 0.02
 _UPDATE_PREFIX = "Update: "
 
@@ -96,6 +102,7 @@ def _tokens(text: str) -> list[str]:
     return [w.lower().replace("\u2019", "'") for w in _TOKEN.findall(text)]
 
 
+@lru_cache(maxsize=DOCUMENT_CACHE)
 def _shingles(text: str) -> frozenset[int]:
     toks = _tokens(text)
     if len(toks) < _SHINGLE:
@@ -188,14 +195,19 @@ def _strip_dateline(text: str) -> str:
     return _DATELINE.sub("", text, count=1)
 
 
-def _lead(doc: Document) -> str:
-    spans = sentence_spans(_strip_dateline(doc.text[:2500]))
+def _lead(text: str) -> str:
+    spans = sentence_spans(_strip_dateline(text[:2500]))
     return " ".join(s.text for s in spans[:LEAD_SENTENCES])
 
 
-def _term_counts(doc: Document) -> Counter[str]:
+def _term_counts(doc: Document) -> Mapping[str, float]:
     """Raw weighted counts of the headline and lead terms (names and name runs weighted up)."""
-    lead = _lead(doc)
+    return _weighted_terms(doc.title, doc.text)
+
+
+@lru_cache(maxsize=DOCUMENT_CACHE)
+def _weighted_terms(title: str, text: str) -> Mapping[str, float]:
+    lead = _lead(text)
     counts: Counter[str] = Counter()
     capital: Counter[str] = Counter()
     lower: set[str] = set()
@@ -230,7 +242,7 @@ def _term_counts(doc: Document) -> Counter[str]:
         counts[stem(word)] += 1
     if len(run) > 1:
         runs.append(" ".join(run[:3]))
-    for raw in _TOKEN.findall(doc.title):
+    for raw in _TOKEN.findall(title):
         word = raw.lower().replace("\u2019", "'")
         if word not in STOP_WORDS and len(word) > 1:
             counts[stem(word)] += 1
@@ -240,7 +252,7 @@ def _term_counts(doc: Document) -> Counter[str]:
         weighted[term] = (1.0 + math.log(c)) * (NAME_WEIGHT if term in names else 1.0)
     for r, c in Counter(runs).items():
         weighted["_" + r] = (1.0 + math.log(c)) * NAME_WEIGHT
-    return weighted
+    return MappingProxyType(weighted)  # cached and shared: read-only
 
 
 def _vectors(docs: Sequence[Document]) -> list[dict[str, float]]:
@@ -460,6 +472,7 @@ class _Content:
     numbers: frozenset[str]
 
 
+@lru_cache(maxsize=SENTENCE_CACHE)
 def _content(text: str) -> _Content:
     terms: set[str] = set()
     numbers: set[str] = set()
@@ -471,6 +484,7 @@ def _content(text: str) -> _Content:
     return _Content(frozenset(terms), frozenset(numbers))
 
 
+@lru_cache(maxsize=SENTENCE_CACHE)
 def sentence_key(text: str) -> str:
     """A compact, order-free key of a sentence's content: stemmed content terms and numbers.
 
@@ -539,8 +553,13 @@ class NewSentence:
     sentence: Sentence
 
 
-def _sentences(doc: Document) -> list[Sentence]:
-    return sentence_spans(doc.text)
+def _sentences(doc: Document) -> tuple[Sentence, ...]:
+    return _spans(doc.text)
+
+
+@lru_cache(maxsize=DOCUMENT_CACHE)
+def _spans(text: str) -> tuple[Sentence, ...]:
+    return tuple(sentence_spans(text))
 
 
 def new_sentences(cluster: StoryCluster, seen_sentence_keys: Iterable[str]) -> list[NewSentence]:

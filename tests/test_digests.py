@@ -128,6 +128,66 @@ def test_a_slot_is_posted_once_and_the_next_day_brings_only_what_is_new(admin, f
         ("2026-11-25T08:00+0000", "posted"), ("2026-11-26T08:00+0000", "posted")]
 
 
+def test_one_schedule_queues_every_channel_on_it_and_two_replicas_share_the_posting(feed, service, clock):
+    from bot.store import Store
+
+    clock.now = T0
+    store = service.store
+    channels = []
+    for i in range(12):
+        channel = store.channels.channel("fake", f"C-team-{i:02d}")
+        store.channels.subscribe(channel.id, feed.url, "Local news", ())
+        store.channels.set_schedule(channel.id, "daily", "08:00", "UTC", T0)
+        channels.append(channel)
+    other_team = store.channels.channel("fake", "C-other")
+    store.channels.set_schedule(other_team.id, "daily", "09:00", "UTC", T0)
+    first = runtime_for(service, FakePlatform(service))
+    asyncio.run(first.poll_feed(store.channels.feeds()[0].id, force=True))
+
+    clock.now = T0 + timedelta(hours=1, seconds=2)  # 08:00:02, the job fired
+    assert asyncio.run(first.slot_due("daily", "08:00", "UTC")) == 12
+    assert asyncio.run(first.slot_due("daily", "08:00", "UTC")) == 0  # a late misfire queues nothing twice
+    assert all(store.channels.deliveries(c.id) == [("2026-11-25T08:00+0000", "due")] for c in channels)
+    assert store.channels.deliveries(other_team.id) == []
+
+    # A second replica on the same database: both take from the queue at the same time.
+    second_store = Store.open(service.settings.database_url)
+    try:
+        second_service = BriefingService(service.settings, second_store, clock=clock)
+        second = runtime_for(second_service, FakePlatform(second_service))
+
+        async def both():
+            done = []
+            while True:
+                batches = await asyncio.gather(first.work_queue(limit=4), second.work_queue(limit=4))
+                if not any(batches):
+                    return done
+                done += [d for batch in batches for d in batch]
+
+        done = asyncio.run(both())
+    finally:
+        second_store.close()
+    posted = [p.channel for runtime in (first, second) for p in runtime.platforms["fake"].posted]
+    assert sorted(posted) == sorted(c.external_id for c in channels)  # each channel once
+    assert all(d.posted for d in done) and len(done) == 12
+    assert first.platforms["fake"].posted and second.platforms["fake"].posted  # the work was shared
+    assert all(store.channels.deliveries(c.id) == [("2026-11-25T08:00+0000", "posted")] for c in channels)
+    digest = first.platforms["fake"].posted[0].reply.briefing
+    assert {s.headline for s in digest.stories} == {STORY_A.title, STORY_B.title}
+
+
+def test_a_queued_slot_is_not_posted_past_the_grace(service, clock):
+    clock.now = T0
+    channel = service.store.channels.channel("fake", "C-late")
+    service.store.channels.set_schedule(channel.id, "daily", "08:00", "UTC", T0)
+    runtime = runtime_for(service, FakePlatform(service))
+    clock.now = T0 + timedelta(hours=1, minutes=1)
+    assert asyncio.run(runtime.slot_due("daily", "08:00", "UTC")) == 1
+    clock.now = T0 + timedelta(hours=3)  # nobody worked the queue for two hours
+    assert asyncio.run(runtime.work_queue()) == []
+    assert runtime.platforms["fake"].posted == []
+
+
 def test_a_slot_missed_beyond_the_grace_is_skipped_and_one_before_the_schedule_never_fires(admin, service, clock):
     clock.now = T0 + timedelta(hours=2)  # 09:00: the 08:00 slot is before the schedule existed
     admin.say("/brief schedule daily 08:00 UTC")
@@ -209,9 +269,9 @@ def test_schedules_live_in_the_apscheduler_job_store_and_survive_a_restart(setti
 
     clock.now = datetime.now(UTC)
     jobs = asyncio.run(session([f"/brief subscribe {feed.url}", "/brief schedule weekdays 06:45 Asia/Tokyo"]))
-    assert {"digest:1", "feed:1"} <= set(jobs)
+    assert {"digest:weekdays 06:45 Asia/Tokyo", "feed:1"} <= set(jobs)
     after = asyncio.run(session([]))
-    digest = after["digest:1"]
+    digest = after["digest:weekdays 06:45 Asia/Tokyo"]
     assert digest.func_ref == "bot.runtime:digest_job" and digest.coalesce
     assert digest.next_run_time.astimezone(timezone.utc).strftime("%H:%M") == "21:45"  # 06:45 JST
     assert digest.next_run_time.astimezone(ZoneInfo("Asia/Tokyo")).weekday() < 5

@@ -231,10 +231,9 @@ def test_a_schedule_set_on_a_standby_reaches_the_leader(tmp_path, pg_url):
         try:
             assert leader.leading and not standby.leading
             await asyncio.to_thread(chats[1].say, "/brief schedule daily 07:30 UTC")
-            channel = stores[1].channels.channel("fake", chats[1].context.channel)
-            assert await _eventually(lambda: leader.scheduler.get_job(f"digest:{channel.id}") is not None, 5)
+            assert await _eventually(lambda: leader.scheduler.get_job("digest:daily 07:30 UTC") is not None, 5)
             await asyncio.to_thread(chats[1].say, "/brief schedule off")
-            assert await _eventually(lambda: leader.scheduler.get_job(f"digest:{channel.id}") is None, 5)
+            assert await _eventually(lambda: leader.scheduler.get_job("digest:daily 07:30 UTC") is None, 5)
 
             await leader.stop()  # a clean stop hands the lock over at once
             assert await _eventually(lambda: standby.leading, 3)
@@ -266,8 +265,8 @@ def test_a_claim_abandoned_by_a_dead_replica_is_taken_over_after_its_lease(tmp_p
             fresh = Runtime(service, [chat], start_scheduler=False, claim_lease=timedelta(minutes=15))
             assert (await fresh.deliver_digest(channel.id)).reason == "already delivered"  # lease still runs
             runtime = Runtime(service, [chat], start_scheduler=False, claim_lease=timedelta(minutes=5))
-            done = await runtime.retry_stale_claims()
-            again = await runtime.retry_stale_claims()
+            done = await runtime.work_queue()
+            again = await runtime.work_queue()
             await runtime.stop()
             await fresh.stop()
             return done, again
@@ -371,8 +370,7 @@ def test_a_postgresql_connection_lost_for_a_few_seconds_is_retried_not_fatal(tmp
             # The pool reconnects and the re-elected scheduler takes new schedules.
             reply = await asyncio.to_thread(chat.say, "/brief schedule daily 06:15 UTC")
             assert "Digest scheduled" in reply.text
-            channel = store.channels.channel("fake", chat.context.channel)
-            assert await _eventually(lambda: runtime.scheduler.get_job(f"digest:{channel.id}") is not None, 5)
+            assert await _eventually(lambda: runtime.scheduler.get_job("digest:daily 06:15 UTC") is not None, 5)
         finally:
             await runtime.stop()
             store.close()

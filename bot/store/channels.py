@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from .database import get_or_create, insert_or_ignore, retrying, storable
+from .database import get_or_create, insert_many_or_ignore, insert_or_ignore, retrying, storable
 
 from .models import (
     ArticleRow,
@@ -48,6 +49,15 @@ class Feed:
     paused: bool
     poll_minutes: int | None
     articles: int = 0
+
+
+@dataclass(frozen=True, order=True)
+class Claim:
+    """A digest slot this process holds the ledger row of, and must post (or mark failed)."""
+
+    delivery_id: int
+    channel_id: int
+    slot: str
 
 
 @dataclass(frozen=True)
@@ -154,6 +164,14 @@ class ChannelStore:
                     for sub, feed in rows]
 
     @retrying
+    def followed(self, channel_id: int) -> dict[int, tuple[str, ...]]:
+        """The feeds a channel follows (paused ones too), each with its keyword filter."""
+        with self._sessions() as session:
+            rows = session.execute(select(SubscriptionRow.feed_id, SubscriptionRow.keywords)
+                                   .where(SubscriptionRow.channel_id == channel_id)).all()
+            return {feed_id: tuple(keywords.split()) for feed_id, keywords in rows}
+
+    @retrying
     def subscribers(self, feed_id: int) -> list[Channel]:
         with self._sessions() as session:
             rows = session.scalars(select(ChannelRow).join(
@@ -229,13 +247,55 @@ class ChannelStore:
                 .values(claimed_at=now).returning(DeliveryRow.id))
 
     @retrying
-    def stale_claims(self, now: datetime, grace: timedelta, lease: timedelta) -> list[int]:
-        """Channels with a claim older than ``lease`` still unposted, claimed within ``grace``."""
-        with self._sessions() as session:
-            return list(session.scalars(
-                select(DeliveryRow.channel_id).distinct()
-                .where(DeliveryRow.status == "claimed", DeliveryRow.claimed_at < now - lease,
-                       DeliveryRow.claimed_at >= now - grace - lease)).all())
+    def enqueue(self, due: list[tuple[int, str]], now: datetime) -> int:
+        """Queue ``(channel, slot)`` digests as ``due``, skipping slots already in the ledger.
+
+        Returns how many were queued. One statement for the whole batch: a slot shared by
+        thousands of channels is queued at once, for every replica to take from.
+        """
+        if not due:
+            return 0
+        rows = [{"channel_id": channel_id, "slot": slot, "status": "due", "claimed_at": now}
+                for channel_id, slot in dict.fromkeys(due)]
+        queued = 0
+        with self._sessions() as session, session.begin():
+            for start in range(0, len(rows), 1000):
+                queued += insert_many_or_ignore(session, DeliveryRow, rows[start:start + 1000])
+        return queued
+
+    @retrying
+    def take_due(self, now: datetime, *, platforms: Iterable[str], lease: timedelta, grace: timedelta,
+                 limit: int) -> list[Claim]:
+        """Claim up to ``limit`` queued digests of ``platforms`` (and claims abandoned past ``lease``).
+
+        On PostgreSQL the rows are picked ``FOR UPDATE SKIP LOCKED``, so replicas taking at the
+        same moment each get different rows and never wait for one another; on SQLite the
+        one writer at a time does the same. Queued rows older than ``grace`` are left: their
+        slot was missed.
+        """
+        platforms = list(platforms)
+        if not platforms or limit <= 0:
+            return []
+        candidates = (
+            select(DeliveryRow.id)
+            .join(ChannelRow, ChannelRow.id == DeliveryRow.channel_id)
+            .where(ChannelRow.platform.in_(platforms),
+                   or_(and_(DeliveryRow.status == "due", DeliveryRow.claimed_at >= now - grace),
+                       and_(DeliveryRow.status == "claimed", DeliveryRow.claimed_at < now - lease,
+                            DeliveryRow.claimed_at >= now - grace - lease)))
+            .order_by(DeliveryRow.id)
+            .limit(limit)
+            .with_for_update(of=DeliveryRow, skip_locked=True)
+        )
+        with self._sessions() as session, session.begin():
+            ids = list(session.scalars(candidates).all())
+            if not ids:
+                return []
+            rows = session.execute(
+                update(DeliveryRow).where(DeliveryRow.id.in_(ids))
+                .values(status="claimed", claimed_at=now)
+                .returning(DeliveryRow.id, DeliveryRow.channel_id, DeliveryRow.slot)).all()
+        return sorted(Claim(r.id, r.channel_id, r.slot) for r in rows)
 
     @retrying
     def delivered(self, delivery_id: int, now: datetime, message_ref: str | None, *, since: datetime | None,

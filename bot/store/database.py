@@ -15,7 +15,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, select, text
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -126,6 +126,18 @@ def insert_or_ignore(session: Session, model, **values) -> int | None:
     except IntegrityError:
         return None
     return row.id
+
+
+def insert_many_or_ignore(session: Session, model, rows: list[dict]) -> int:
+    """Insert rows in one statement, skipping those a unique key already holds; how many went in."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        statement = postgresql.insert(model).values(rows).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        statement = sqlite.insert(model).values(rows).on_conflict_do_nothing()
+    else:
+        return sum(insert_or_ignore(session, model, **row) is not None for row in rows)
+    return len(session.execute(statement.returning(model.id)).all())
 
 
 def get_or_create(session: Session, model, where: tuple, **values):

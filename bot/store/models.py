@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -111,10 +112,15 @@ class SubscriptionRow(Base):
 
 
 class DeliveryRow(Base):
-    """One post of a digest slot to a channel; the unique key makes a slot post at most once."""
+    """One post of a digest slot to a channel; the unique key makes a slot post at most once.
+
+    ``status`` is ``due`` (queued for any replica to post), ``claimed`` (a replica is posting
+    it since ``claimed_at``), ``posted`` or ``failed``.
+    """
 
     __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("channel_id", "slot", name="uq_deliveries_channel_id_slot"),)
+    __table_args__ = (UniqueConstraint("channel_id", "slot", name="uq_deliveries_channel_id_slot"),
+                      Index("ix_deliveries_status_claimed_at", "status", "claimed_at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
