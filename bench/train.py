@@ -2,13 +2,16 @@
 
 Usage (from the repository root)::
 
-    python -m bench.train cnn_val1000.jsonl bbc_dev.jsonl \\
-        [--out summarizer/data/extractive_weights_v1.json] [--folds 2] [--no-write]
+    python -m bench.train cnn_val1000.jsonl bbc_dev.jsonl --weight bbc_dev=0.1 \\
+        --drop para_first para_rel [--out summarizer/data/extractive_weights_v2.json] \\
+        [--folds 5] [--no-doc] [--no-write]
 
 What it does:
 
 1. Splits every article with the project's splitter and computes the hand features of
-   :func:`summarizer.extractive.sentence_features` (the exact run-time code).
+   :func:`summarizer.extractive.sentence_features` (the exact run-time code), plus the
+   features of ``DOC_FEATURES`` multiplied by the article's :func:`doc_length` (leave
+   these out with ``--no-doc``).
 2. Labels sentences with an oracle: for references that are extractive (most reference
    sentences occur verbatim in the article, as in BBC News Summary) a sentence is positive
    when it is in the reference; for abstractive references (CNN highlights) the positives
@@ -36,12 +39,13 @@ from pathlib import Path
 
 import numpy as np
 
-from summarizer.extractive import FEATURES, pick, sentence_features
+from summarizer.extractive import DOC_FEATURES, FEATURES, doc_length, pick, sentence_features
 from summarizer.sentences import sentence_spans
 
 from .rouge import load_rows
 
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "summarizer" / "data" / "extractive_weights_v1.json"
+DEFAULT_OUT = Path(__file__).resolve().parent.parent / "summarizer" / "data" / "extractive_weights_v2.json"
+_DOC_IDX = [FEATURES.index(f) for f in DOC_FEATURES]
 
 
 @dataclass
@@ -55,6 +59,15 @@ class Doc:
     ref_uni: Counter
     ref_bi: Counter
     labels: np.ndarray           # (n,) 0/1
+    g: float = 0.0               # doc_length of the article
+
+
+def design(doc: Doc, with_doc: bool = True) -> np.ndarray:
+    """The model's inputs: FEATURES, then DOC_FEATURES x doc_length, then doc_length itself."""
+    if not with_doc:
+        return doc.feats
+    n = len(doc.labels)
+    return np.hstack([doc.feats, doc.feats[:, _DOC_IDX] * doc.g, np.full((n, 1), doc.g)])
 
 
 _tok = None
@@ -107,7 +120,7 @@ def build_docs(path: str, limit: int | None = None) -> list[Doc]:
         sent_toks = [rouge_tokens(s.text) for s in spans]
         doc = Doc(name, np.array(feats, dtype=float), vectors, [len(s.text) for s in spans],
                   np.array([f[FEATURES.index("debris")] > 0 for f in feats]), sent_toks,
-                  Counter(ref_toks), _bigrams(ref_toks), np.zeros(len(spans)))
+                  Counter(ref_toks), _bigrams(ref_toks), np.zeros(len(spans)), doc_length(len(spans)))
         ref_set = set(ref_sents)
         verbatim = [i for i, s in enumerate(spans) if s.text in ref_set]
         if len(verbatim) >= 0.6 * len(ref_sents):
@@ -164,11 +177,18 @@ class Model:
 
 
 def train(docs: list[Doc], l2: float, drop: frozenset[str] = frozenset(),
-          source_weight: dict[str, float] | None = None) -> tuple[np.ndarray, float]:
-    """Fit on ``docs``; every file gets the same total weight, times ``source_weight[file]``."""
+          source_weight: dict[str, float] | None = None, with_doc: bool = True,
+          ) -> tuple[np.ndarray, float]:
+    """Fit on ``docs``; every file gets the same total weight, times ``source_weight[file]``.
+
+    Returns coefficients over :func:`design`'s columns, in raw units, and the intercept.
+    """
     source_weight = source_weight or {}
-    keep = np.array([f not in drop and f != "debris" for f in FEATURES])
-    X = np.vstack([d.feats for d in docs])
+    keep_list = [f not in drop and f != "debris" for f in FEATURES]
+    if with_doc:
+        keep_list += [f not in drop for f in DOC_FEATURES] + [True]
+    keep = np.array(keep_list)
+    X = np.vstack([design(d, with_doc) for d in docs])
     y = np.concatenate([d.labels for d in docs])
     per_source = Counter(d.source for d in docs)
     sent_per_source: Counter = Counter()
@@ -190,7 +210,7 @@ def train(docs: list[Doc], l2: float, drop: frozenset[str] = frozenset(),
 
 
 def summarize(doc: Doc, model: Model, k: int) -> list[int]:
-    scores = doc.feats @ model.coef + model.intercept - 100.0 * doc.debris
+    scores = design(doc, len(model.coef) > len(FEATURES)) @ model.coef + model.intercept - 100.0 * doc.debris
     return pick(list(scores), doc.vectors, k, model.redundancy, doc.lengths)
 
 
@@ -212,12 +232,12 @@ def folds_of(docs: list[Doc], k: int, seed: int = 0) -> list[list[Doc]]:
 
 def cross_validate(docs: list[Doc], folds: int, l2: float, redundancy: float, k: int,
                    drop: frozenset[str] = frozenset(), source_weight: dict[str, float] | None = None,
-                   ) -> dict[str, tuple]:
+                   with_doc: bool = True) -> dict[str, tuple]:
     parts = folds_of(docs, folds)
     results: list[dict] = []
     for f in range(folds):
         train_docs = [d for g in range(folds) if g != f for d in parts[g]]
-        coef, b = train(train_docs, l2, drop, source_weight)
+        coef, b = train(train_docs, l2, drop, source_weight, with_doc)
         results.append(evaluate(parts[f], Model(coef, b, redundancy), k))
     return {s: tuple(float(np.mean([r[s][j] for r in results])) for j in range(4)) for s in results[0]}
 
@@ -241,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drop", nargs="*", default=[], help="features to leave out (weight 0)")
     parser.add_argument("--weight", action="append", default=[], metavar="FILE_STEM=W",
                         help="relative weight of one file in the fit (default 1 each), e.g. bbc_dev=0.2")
+    parser.add_argument("--no-doc", action="store_true",
+                        help="no length interactions: one policy for every article length")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
 
@@ -252,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     best = None
     for l2 in args.l2:
         for red in args.redundancy:
-            res = cross_validate(docs, args.folds, l2, red, args.sentences, frozenset(args.drop), source_weight)
+            res = cross_validate(docs, args.folds, l2, red, args.sentences, frozenset(args.drop), source_weight,
+                                 not args.no_doc)
             report(res, f"cv l2={l2} red={red}")
             # Objective: the worst per-file gain over Lead-3 in R-1 + R-2.
             value = min((o1 - l1) + (o2 - l2_) for o1, o2, l1, l2_ in res.values())
@@ -261,16 +284,25 @@ def main(argv: list[str] | None = None) -> int:
     assert best is not None
     _, l2, red, res = best
     print(f"chosen: l2={l2} redundancy={red}")
-    coef, b = train(docs, l2, frozenset(args.drop), source_weight)
+    coef, b = train(docs, l2, frozenset(args.drop), source_weight, not args.no_doc)
     model = Model(coef, b, red)
     report(evaluate(docs, model, args.sentences), "fit on all (in-sample)")
-    for name, c in zip(FEATURES, coef):
-        print(f"  {name:<14} {c:+.4f}")
+    base = coef[:len(FEATURES)]
+    # The last column (doc_length alone) shifts every sentence of an article by the same
+    # amount, so it cannot change a choice and is not shipped.
+    inter = coef[len(FEATURES):len(FEATURES) + len(DOC_FEATURES)] if not args.no_doc else np.zeros(len(DOC_FEATURES))
+    doc_coef = dict(zip(DOC_FEATURES, inter))
+    print(f"  {'feature':<14} {'coef':>8} {'x doc_len':>10}   (at 8 / 20 / 60 sentences)")
+    for name, c in zip(FEATURES, base):
+        d = doc_coef.get(name, 0.0)
+        at = "  ".join(f"{c + d * doc_length(n):+8.3f}" for n in (8, 20, 60))
+        print(f"  {name:<14} {c:+8.4f} {d:+10.4f}   {at}")
     if not args.no_write:
         data = {
-            "version": 1,
+            "version": 2,
             "model": "logistic regression over summarizer.extractive.FEATURES (raw units); "
-                     "score = intercept + sum(coef * feature); debris is a hard penalty",
+                     "score = intercept + sum((coef + coef_doc * doc_length) * feature), "
+                     "doc_length = clamp(log2(sentences / 20), -2, 2); debris is a hard penalty",
             "trained_on": [Path(p).name for p in args.files],
             "l2": l2,
             "source_weight": source_weight,
@@ -278,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
             "cross_validated": {s: {"ours_r1": round(v[0], 2), "ours_r2": round(v[1], 2),
                                     "lead3_r1": round(v[2], 2), "lead3_r2": round(v[3], 2)}
                                 for s, v in res.items()},
-            "coef": {name: round(float(c), 6) for name, c in zip(FEATURES, coef)},
+            "coef": {name: round(float(c), 6) for name, c in zip(FEATURES, base)},
+            "coef_doc": {name: round(float(c), 6) for name, c in doc_coef.items()},
             "intercept": round(b, 6),
             "selection": {"redundancy": red},
         }

@@ -5,7 +5,10 @@ point first), how long it is, how central it is (PACSUM-style directed centralit
 TF-IDF vectors and a TextRank-style word-overlap degree), how close it is to the title,
 and what it looks like (numbers, names, quotes, questions, extraction debris). A linear
 model over those features, fitted offline on oracle labels (``bench/train.py``) and
-shipped as ``summarizer/data/extractive_weights_v1.json``, turns them into a score.
+shipped as ``summarizer/data/extractive_weights_v2.json``, turns them into a score.
+The model is conditioned on the article's length: some features also enter multiplied
+by :func:`doc_length` (the number of sentences on a log scale), so a short article and a
+long one can weigh position, length and centrality differently.
 Sentences are then picked greedily with maximal marginal relevance so the summary does
 not say the same thing twice, and returned in article order. Bylines, photo credits and
 calls to action are never picked unless nothing else is left.
@@ -26,7 +29,7 @@ from typing import Any, Mapping, Sequence
 from .sentences import Sentence, sentence_spans
 from .text import STOP_WORDS, content_terms, dot, stem, tfidf, unit, words
 
-WEIGHTS_FILE = "extractive_weights_v1.json"
+WEIGHTS_FILE = "extractive_weights_v2.json"
 
 # The feature names, in the order :func:`sentence_features` computes them.
 FEATURES = (
@@ -56,6 +59,22 @@ FEATURES = (
     "debris",           # looks like a byline, credit or call to action
 )
 
+# Features that also enter multiplied by the article's length, :func:`doc_length`.
+DOC_FEATURES = (
+    "pos_inv", "pos_first", "pos_lead3", "log_words", "len_rel", "long", "short",
+    "central_rel", "overlap_rel", "fwd_central", "bwd_central", "title_cover", "title_sim",
+)
+
+# doc_length is 0 at this many sentences, +-1 at twice or half as many, clamped to +-DOC_CLAMP.
+DOC_CENTER = 20.0
+DOC_CLAMP = 2.0
+
+
+def doc_length(n_sentences: int) -> float:
+    """The article's length as the model sees it: log2(sentences / 20), clamped to [-2, 2]."""
+    value = math.log2(max(1, n_sentences) / DOC_CENTER)
+    return max(-DOC_CLAMP, min(DOC_CLAMP, value))
+
 
 @dataclass(frozen=True)
 class ExtractiveWeights:
@@ -68,11 +87,14 @@ class ExtractiveWeights:
     intercept: float = field(default_factory=lambda: float(_shipped()["intercept"]))
     redundancy: float = field(default_factory=lambda: float(_shipped()["selection"]["redundancy"]))
     debris_penalty: float = 100.0
+    # Coefficients of feature x doc_length, for the features in DOC_FEATURES (missing = 0).
+    coef_doc: Mapping[str, float] = field(default_factory=lambda: dict(_shipped().get("coef_doc", {})))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "ExtractiveWeights":
         return cls(coef=dict(data["coef"]), intercept=float(data["intercept"]),
-                   redundancy=float(data["selection"]["redundancy"]))
+                   redundancy=float(data["selection"]["redundancy"]),
+                   coef_doc=dict(data.get("coef_doc", {})))
 
 
 _SHIPPED: dict[str, Any] | None = None
@@ -119,6 +141,10 @@ class ExtractiveSummarizer:
     def __init__(self, weights: ExtractiveWeights | None = None) -> None:
         self.weights = weights or ExtractiveWeights()
         self._coef = [float(self.weights.coef.get(f, 0.0)) for f in FEATURES]
+        unknown = set(self.weights.coef_doc) - set(DOC_FEATURES)
+        if unknown:
+            raise ValueError(f"coef_doc names features without a length interaction: {sorted(unknown)}")
+        self._coef_doc = [float(self.weights.coef_doc.get(f, 0.0)) for f in FEATURES]
 
     def select(self, text: str, title: str = "", *, sentences: int = 3,
                max_chars: int | None = None, spans: list[Sentence] | None = None) -> list[Sentence]:
@@ -145,7 +171,9 @@ class ExtractiveSummarizer:
         return [ScoredSentence(s, v) for s, v in zip(spans, self._linear(feats))]
 
     def _linear(self, feats: list[list[float]]) -> list[float]:
-        coef = self._coef
+        # The length interactions fold into one coefficient vector per article.
+        g = doc_length(len(feats))
+        coef = [c + g * d for c, d in zip(self._coef, self._coef_doc)] if g else self._coef
         b = self.weights.intercept
         debris = FEATURES.index("debris")
         out = []
