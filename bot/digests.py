@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from .articles import to_document
 from .replies import Reply
+from .store import Store, StoredArticle
 from .store.channels import Channel
 
 if TYPE_CHECKING:
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
 
 MEMORY_DAYS = 7
 FIRST_WINDOW = timedelta(hours=24)
+# At most this many new articles go into one digest (the newest).
+ARTICLES = 500
 
 
 @dataclass(frozen=True)
@@ -24,19 +27,48 @@ class ChannelDigest:
     memories: list[dict] = field(default_factory=list)
 
 
-def compose_channel_digest(service: BriefingService, channel: Channel, now: datetime) -> ChannelDigest:
+@dataclass(frozen=True)
+class DigestInputs:
+    """What a channel's digest is made of: the candidate articles and what the channel was served."""
+
+    articles: list[StoredArticle]
+    served: list[dict]
+
+
+def load_digest_inputs(store: Store, channels: list[Channel], now: datetime) -> dict[int, DigestInputs]:
+    """The inputs of several channels' digests in four queries, however many channels.
+
+    Channels of one slot mostly follow the same feeds: the articles are read once for all of
+    them (and, through the summarizer's caches, summarized once).
+    """
+    if not channels:
+        return {}
+    ids = [c.id for c in channels]
+    followed = store.channels.followed_by(ids)
+    served = store.channels.served_by(ids, now - timedelta(days=MEMORY_DAYS))
+    since = {c.id: c.last_digest_at or now - FIRST_WINDOW for c in channels}
+    every_feed = any(not followed[i] for i in ids)
+    feeds = None if every_feed else sorted(set().union(*(followed[i] for i in ids)))
+    pool = store.arrived(min(since.values()), feed_ids=feeds, limit=ARTICLES * len(ids))
+    out = {}
+    for i in ids:
+        keywords = followed[i]
+        mine = [a for a in pool if a.created_at >= since[i]
+                and (not keywords or (a.feed_id in keywords and _matches(a, keywords[a.feed_id])))]
+        out[i] = DigestInputs(mine[:ARTICLES], served[i])
+    return out
+
+
+def compose_channel_digest(service: BriefingService, channel: Channel, now: datetime,
+                           inputs: DigestInputs | None = None) -> ChannelDigest:
     """The digest due for ``channel`` at ``now`` and what to remember of it."""
     from summarizer.stories import compose_digest
 
-    store = service.store
-    since = channel.last_digest_at or now - FIRST_WINDOW
-    keywords = store.channels.followed(channel.id)
-    candidates = store.arrived(since, feed_ids=list(keywords) or None)
-    kept = [a for a in candidates if _matches(a, keywords.get(a.feed_id, ()))]
-    served = store.channels.served(channel.id, now - timedelta(days=MEMORY_DAYS))
-    plan = compose_digest([to_document(a.article, a.id) for a in kept], service.summarizer,
+    if inputs is None:
+        inputs = load_digest_inputs(service.store, [channel], now)[channel.id]
+    plan = compose_digest([to_document(a.article, a.id) for a in inputs.articles], service.summarizer,
                           budget=service.budget, max_stories=service.settings.max_stories,
-                          served=served, now=now, title=f"Your digest, {_local_day(channel, service, now)}")
+                          served=inputs.served, now=now, title=f"Your digest, {_local_day(channel, service, now)}")
     if not plan.briefing.stories:
         if service.settings.quiet_empty_digest:
             return ChannelDigest(None)

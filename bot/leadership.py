@@ -6,8 +6,11 @@ design is **one scheduler at a time, elected by a PostgreSQL advisory lock**, wi
 ledger kept as the arbiter of last resort:
 
 - Every replica serves its platforms (commands, questions, Slack HTTP requests behind a load
-  balancer). Only the *leader* runs APScheduler, i.e. fires digest slots and polls feeds, so
-  each feed is polled by one replica at a time and each slot fires in one process.
+  balancer) and works the digest queue. Only the *leader* runs APScheduler: it polls feeds, so
+  each feed is polled by one replica at a time, and when a schedule's slot fires it queues that
+  slot for every channel on the schedule in the delivery ledger (``due`` rows, one statement).
+  Every replica then takes queued rows ``FOR UPDATE SKIP LOCKED`` in small batches and posts
+  them, so a slot of thousands of channels is spread over the replicas (see :mod:`bot.runtime`).
 - The leader is whoever holds ``pg_try_advisory_lock(LOCK_KEY)`` on a dedicated connection (a
   session-level lock, outside the connection pool). Standbys try again every ``retry`` seconds
   (5 s by default, far inside the one-hour misfire grace). On taking over, a replica starts the
@@ -18,24 +21,25 @@ ledger kept as the arbiter of last resort:
   how long a half-open connection from a vanished host can hold it. A leader whose lock
   connection breaks (a PostgreSQL restart, a network cut) stops its scheduler at its next check
   and competes for the lock again; during that short overlap two schedulers may fire the same
-  slot, and the ledger's unique ``(channel, slot)`` claim lets only one post it.
+  slot, and the ledger's unique ``(channel, slot)`` row lets only one queue (and post) it.
 - A schedule changed on a standby (any replica answers commands) reaches the leader by
   ``NOTIFY``; the leader ``LISTEN``s on its lock connection. A notice sent while nobody leads is
   not lost: the next leader re-adds every schedule when it takes over.
-- A claim on a slot is a lease: a replica that dies between claiming a slot and posting it
-  leaves a ``claimed`` row, which the leader takes over once it is older than
-  ``CLAIM_LEASE`` (and the slot is still within the misfire grace). The price is a possible
+- A claim on a slot is a lease: a replica that dies between taking a slot and posting it
+  leaves a ``claimed`` row, which any replica working the queue takes over once it is older
+  than ``CLAIM_LEASE`` (and the slot is still within the misfire grace). The price is a possible
   second post when a process dies in the milliseconds between the platform accepting a digest
   and the ledger recording it; the alternative, never retrying, loses the whole slot whenever a
   process dies while composing, which takes far longer.
 
-The alternatives were weighed: the ledger alone as the arbiter (every replica runs its own
-scheduler on its own job store) needs every replica to know every schedule and makes every
-replica compose or at least claim every slot, and a PostgreSQL task queue replaces APScheduler
-altogether. Both spread the digest work over the replicas, which leader election does not
-(see "Running at scale" in the README for what that costs); both are larger changes.
+The alternatives were weighed: every replica running its own scheduler with the ledger alone as
+the arbiter needs every replica to know every schedule and makes every replica claim every slot;
+a PostgreSQL task queue (procrastinate, for instance) would replace APScheduler, which stays the
+scheduler of the single-process default. A scheduler on one replica that only *queues* slots,
+and a ledger that every replica takes from, keeps APScheduler and still shares the work.
 
-On SQLite (one process) none of this runs: the process is the leader, as before.
+On SQLite (one process) there is no election: the process runs the scheduler and works the
+queue alone.
 """
 
 from __future__ import annotations

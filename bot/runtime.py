@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from .digests import compose_channel_digest
+from .digests import compose_channel_digest, load_digest_inputs
 from .feeds import FeedPoller, paused_notice
 from .leadership import (
     CLAIM_LEASE,
@@ -42,7 +42,7 @@ from .leadership import (
 from .platform import Platform
 from .replies import Reply
 from .schedules import last_slot, slot_key, trigger
-from .service import BriefingService
+from .service import BriefingService, briefing_articles
 from .store.channels import Channel, Claim
 
 log = logging.getLogger(__name__)
@@ -243,7 +243,7 @@ class Runtime:
         claims = await self._run(functools.partial(
             self.store.channels.take_due, now, platforms=tuple(self.platforms), lease=self.claim_lease,
             grace=timedelta(seconds=self.settings.misfire_grace), limit=limit))
-        return list(await asyncio.gather(*(self._post(claim, now) for claim in claims)))
+        return await self._post(claims, now)
 
     async def _work_queue_forever(self) -> None:
         """Every process works the queue: at once when it queued a slot itself, else every poll."""
@@ -270,7 +270,7 @@ class Runtime:
         claim = await self._run(self._claim_now, channel_id, now)
         if isinstance(claim, Delivery):
             return claim
-        return await self._post(claim, now)
+        return (await self._post([claim], now))[0]
 
     def _zone(self, channel: Channel) -> str:
         return channel.timezone or self.settings.timezone
@@ -304,12 +304,17 @@ class Runtime:
             log.warning("took over the unposted claim on slot %s of channel %s", key, channel.external_id)
         return Claim(delivery_id, channel_id, key)
 
-    async def _post(self, claim: Claim, now: datetime) -> Delivery:
-        """Compose, post and record the digest of a claimed slot."""
-        prepared = await self._run(self._compose, claim, now)
-        if isinstance(prepared, Delivery):
-            return prepared
-        channel, platform, digest = prepared
+    async def _post(self, claims: list[Claim], now: datetime) -> list[Delivery]:
+        """Compose the digests of claimed slots together, then post and record each as it goes."""
+        if not claims:
+            return []
+        composed = await self._run(self._compose, claims, now)
+        return list(await asyncio.gather(*(self._send(claim, item, now) for claim, item in zip(claims, composed))))
+
+    async def _send(self, claim: Claim, composed, now: datetime) -> Delivery:
+        if isinstance(composed, Delivery):
+            return composed
+        channel, platform, digest = composed
         ref = None
         try:
             if digest.reply is not None:
@@ -319,28 +324,43 @@ class Runtime:
             await self._run(self.store.channels.delivery_failed, claim.delivery_id,
                             f"{exc.__class__.__name__}: {exc}")
             return Delivery(claim.channel_id, claim.slot, False, "failed")
-        await self._run(self._record, channel, claim.delivery_id, now, ref, digest)
+        await self._run(self._record, claim.delivery_id, now, ref, digest)
         return Delivery(claim.channel_id, claim.slot, digest.reply is not None, message_ref=ref)
 
-    def _compose(self, claim: Claim, now: datetime):
-        """In a worker thread: the channel, its platform and the digest of a claimed slot."""
-        channel = self.store.channels.get(claim.channel_id)
-        platform = self.platforms.get(channel.platform) if channel is not None else None
-        try:
-            if channel is None or not channel.schedule_kind or platform is None:
-                raise LookupError("the channel's schedule was turned off")
-            return channel, platform, compose_channel_digest(self.service, channel, now)
-        except Exception as exc:
-            if not isinstance(exc, LookupError):
-                log.exception("digest for channel %s slot %s failed", claim.channel_id, claim.slot)
-            self.store.channels.delivery_failed(claim.delivery_id, f"{exc.__class__.__name__}: {exc}")
-            return Delivery(claim.channel_id, claim.slot, False, "failed")
+    def _compose(self, claims: list[Claim], now: datetime) -> list:
+        """In a worker thread: for each claim, its channel, platform and digest, or why it failed.
 
-    def _record(self, channel, delivery_id: int, now: datetime, ref: str | None, digest) -> None:
-        self.store.channels.delivered(delivery_id, now, ref, since=now, memories=digest.memories)
-        if ref and digest.reply is not None:
-            ctx = self.service.context_for(channel.platform, channel.external_id)
-            self.service.record_post(ctx, ref, digest.reply)
+        The inputs of every claim's digest are read together (see ``load_digest_inputs``).
+        """
+        channels = self.store.channels.get_many(c.channel_id for c in claims)
+        live = [ch for ch in channels.values() if ch.schedule_kind and ch.platform in self.platforms]
+        try:
+            inputs = load_digest_inputs(self.store, live, now)
+            error = None
+        except Exception as exc:  # noqa: BLE001 - every claim of the batch fails with it
+            log.exception("could not read the digests' articles")
+            inputs, error = {}, exc
+        out = []
+        for claim in claims:
+            channel = channels.get(claim.channel_id)
+            try:
+                if error is not None:
+                    raise error
+                if channel is None or channel.id not in inputs:
+                    raise LookupError("the channel's schedule was turned off")
+                digest = compose_channel_digest(self.service, channel, now, inputs[channel.id])
+                out.append((channel, self.platforms[channel.platform], digest))
+            except Exception as exc:
+                if not isinstance(exc, LookupError) and exc is not error:
+                    log.exception("digest for channel %s slot %s failed", claim.channel_id, claim.slot)
+                self.store.channels.delivery_failed(claim.delivery_id, f"{exc.__class__.__name__}: {exc}")
+                out.append(Delivery(claim.channel_id, claim.slot, False, "failed"))
+        return out
+
+    def _record(self, delivery_id: int, now: datetime, ref: str | None, digest) -> None:
+        briefing = digest.reply.briefing if digest.reply is not None else None
+        self.store.channels.delivered(delivery_id, now, ref, since=now, memories=digest.memories,
+                                      articles=briefing_articles(briefing) if briefing else ())
 
     async def poll_feed(self, feed_id: int, *, force: bool = False):
         result = await asyncio.to_thread(self.poller.poll, feed_id, force=force)

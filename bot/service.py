@@ -80,7 +80,7 @@ class BriefingService:
         """Remember that ``message_ref`` in ``ctx.channel`` holds ``reply``'s briefing."""
         if reply.briefing is None:
             return
-        ids = _article_ids(reply.briefing)
+        ids = briefing_articles(reply.briefing)
         if ids:
             self.store.remember_post(ctx.platform, ctx.channel, message_ref, ids)
 
@@ -248,7 +248,8 @@ def _sources(passages) -> tuple[Source, ...]:
     return tuple(sources)
 
 
-def _article_ids(briefing: Briefing) -> list[int]:
+def briefing_articles(briefing: Briefing) -> list[int]:
+    """The stored articles a briefing cites (its sources and those of its "more" stories)."""
     links = list(briefing.sources) + [link for story in briefing.more for link in story.sources]
     return [int(link.key) for link in links if link.key and link.key.isdigit()]
 

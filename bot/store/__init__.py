@@ -14,7 +14,7 @@ from ..articles import Article
 from ..errors import BriefbotError
 from .channels import ChannelStore
 from .conversations import ConversationStore
-from .database import create_database_engine, get_or_create, insert_or_ignore, retrying, storable, upgrade
+from .database import create_database_engine, get_or_create, insert_or_ignore, joined_ids, retrying, storable, upgrade
 from .models import ArticleRow, FeedRow, PostedBriefingRow, utcnow
 
 URL_LENGTH = 2048  # the longest URL a row holds (the fetcher refuses longer ones too)
@@ -152,18 +152,13 @@ class Store:
 
     def remember_post(self, platform: str, channel: str, message_ref: str, article_ids: Iterable[int]) -> None:
         """Record which stored articles a posted briefing holds (once per message)."""
-        ids = ",".join(str(i) for i in dict.fromkeys(article_ids))
-        self._remember_post(platform, channel, message_ref, ids)
+        self._remember_post(platform, channel, message_ref, joined_ids(article_ids))
 
     @retrying
     def _remember_post(self, platform: str, channel: str, message_ref: str, ids: str) -> None:
         with self.session() as session, session.begin():
-            exists = session.scalar(select(PostedBriefingRow.id).where(
-                PostedBriefingRow.platform == platform, PostedBriefingRow.channel == channel,
-                PostedBriefingRow.message_ref == message_ref))
-            if exists is None:
-                insert_or_ignore(session, PostedBriefingRow, platform=platform, channel=channel,
-                                 message_ref=message_ref, article_ids=ids, created_at=utcnow())
+            insert_or_ignore(session, PostedBriefingRow, platform=platform, channel=channel,
+                             message_ref=message_ref, article_ids=ids, created_at=utcnow())
 
     def posted_articles(self, platform: str, channel: str, message_ref: str) -> list[StoredArticle] | None:
         """The articles of the briefing posted as ``message_ref``, or None if it is not one."""

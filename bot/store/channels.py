@@ -7,16 +7,17 @@ from dataclasses import dataclass
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from .database import get_or_create, insert_many_or_ignore, insert_or_ignore, retrying, storable
+from .database import get_or_create, insert_many_or_ignore, insert_or_ignore, joined_ids, retrying, storable
 
 from .models import (
     ArticleRow,
     ChannelRow,
     DeliveryRow,
     FeedRow,
+    PostedBriefingRow,
     ServedStoryRow,
     SubscriptionRow,
     utcnow,
@@ -92,9 +93,14 @@ class ChannelStore:
 
     @retrying
     def get(self, channel_id: int) -> Channel | None:
+        return self.get_many([channel_id]).get(channel_id)
+
+    @retrying
+    def get_many(self, channel_ids: Iterable[int]) -> dict[int, Channel]:
+        """The channels of ``channel_ids`` that exist, by id."""
         with self._sessions() as session:
-            row = session.get(ChannelRow, channel_id)
-            return _channel(row) if row else None
+            rows = session.scalars(select(ChannelRow).where(ChannelRow.id.in_(list(channel_ids)))).all()
+            return {row.id: _channel(row) for row in rows}
 
     @retrying
     def set_schedule(self, channel_id: int, kind: str | None, time: str | None, timezone: str | None,
@@ -163,13 +169,21 @@ class ChannelStore:
             return [Subscription(_feed(feed, counts.get(feed.id, 0)), tuple(sub.keywords.split()))
                     for sub, feed in rows]
 
-    @retrying
     def followed(self, channel_id: int) -> dict[int, tuple[str, ...]]:
         """The feeds a channel follows (paused ones too), each with its keyword filter."""
+        return self.followed_by([channel_id])[channel_id]
+
+    @retrying
+    def followed_by(self, channel_ids: Iterable[int]) -> dict[int, dict[int, tuple[str, ...]]]:
+        """:meth:`followed` of several channels in one query (an empty dict for one that follows none)."""
+        ids = list(channel_ids)
+        out: dict[int, dict[int, tuple[str, ...]]] = {i: {} for i in ids}
         with self._sessions() as session:
-            rows = session.execute(select(SubscriptionRow.feed_id, SubscriptionRow.keywords)
-                                   .where(SubscriptionRow.channel_id == channel_id)).all()
-            return {feed_id: tuple(keywords.split()) for feed_id, keywords in rows}
+            rows = session.execute(select(SubscriptionRow.channel_id, SubscriptionRow.feed_id, SubscriptionRow.keywords)
+                                   .where(SubscriptionRow.channel_id.in_(ids))).all()
+        for channel_id, feed_id, keywords in rows:
+            out[channel_id][feed_id] = tuple(keywords.split())
+        return out
 
     @retrying
     def subscribers(self, feed_id: int) -> list[Channel]:
@@ -299,16 +313,30 @@ class ChannelStore:
 
     @retrying
     def delivered(self, delivery_id: int, now: datetime, message_ref: str | None, *, since: datetime | None,
-                  memories: list[dict]) -> None:
-        """Mark a claimed slot posted, remember the stories it carried, move the channel's window."""
+                  memories: list[dict], articles: Iterable[int] = ()) -> None:
+        """Mark a claimed slot posted, remember the stories it carried, move the channel's window,
+        and remember which ``articles`` the posted message holds (for questions in its thread).
+
+        Plain statements in one transaction: a large slot records thousands of these.
+        """
         with self._sessions() as session, session.begin():
-            row = session.get(DeliveryRow, delivery_id)
-            row.status, row.posted_at, row.message_ref = "posted", now, (message_ref or "")[:255] or None
-            channel = session.get(ChannelRow, row.channel_id)
-            channel.last_digest_at = since or now
-            for memory in memories:
-                session.add(ServedStoryRow(channel_id=row.channel_id, delivery_id=delivery_id,
-                                           memory=json.dumps(memory, ensure_ascii=False), served_at=now))
+            channel_id = session.scalar(
+                update(DeliveryRow).where(DeliveryRow.id == delivery_id)
+                .values(status="posted", posted_at=now, message_ref=(message_ref or "")[:255] or None)
+                .returning(DeliveryRow.channel_id))
+            if channel_id is None:
+                return
+            platform, external_id = session.execute(
+                update(ChannelRow).where(ChannelRow.id == channel_id).values(last_digest_at=since or now)
+                .returning(ChannelRow.platform, ChannelRow.external_id)).one()
+            if memories:
+                session.execute(insert(ServedStoryRow), [
+                    {"channel_id": channel_id, "delivery_id": delivery_id, "served_at": now,
+                     "memory": json.dumps(memory, ensure_ascii=False)} for memory in memories])
+            ids = joined_ids(articles)
+            if message_ref and ids:
+                insert_or_ignore(session, PostedBriefingRow, platform=platform, channel=external_id,
+                                 message_ref=message_ref, article_ids=ids, created_at=now)
 
     @retrying
     def delivery_failed(self, delivery_id: int, error: str) -> None:
@@ -324,14 +352,22 @@ class ChannelStore:
             return [(r.slot, r.status) for r in session.scalars(
                 select(DeliveryRow).where(DeliveryRow.channel_id == channel_id).order_by(DeliveryRow.id)).all()]
 
-    @retrying
     def served(self, channel_id: int, since: datetime) -> list[dict]:
         """What the channel's digests carried since ``since``, oldest first."""
+        return self.served_by([channel_id], since)[channel_id]
+
+    @retrying
+    def served_by(self, channel_ids: Iterable[int], since: datetime) -> dict[int, list[dict]]:
+        """:meth:`served` of several channels in one query."""
+        ids = list(channel_ids)
+        out: dict[int, list[dict]] = {i: [] for i in ids}
         with self._sessions() as session:
-            rows = session.scalars(select(ServedStoryRow).where(
-                ServedStoryRow.channel_id == channel_id, ServedStoryRow.served_at >= since)
+            rows = session.execute(select(ServedStoryRow.channel_id, ServedStoryRow.memory).where(
+                ServedStoryRow.channel_id.in_(ids), ServedStoryRow.served_at >= since)
                 .order_by(ServedStoryRow.id)).all()
-            return [json.loads(r.memory) for r in rows]
+        for channel_id, memory in rows:
+            out[channel_id].append(json.loads(memory))
+        return out
 
     @staticmethod
     def _channel_row(session: Session, platform: str, external_id: str, create: bool) -> ChannelRow | None:

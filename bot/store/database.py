@@ -8,6 +8,7 @@ operation when the PostgreSQL connection drops for a moment (``retrying``).
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 import logging
 import time
 from pathlib import Path
@@ -138,6 +139,11 @@ def insert_many_or_ignore(session: Session, model, rows: list[dict]) -> int:
     else:
         return sum(insert_or_ignore(session, model, **row) is not None for row in rows)
     return len(session.execute(statement.returning(model.id)).all())
+
+
+def joined_ids(ids: Iterable[int]) -> str:
+    """Row ids as stored in a text column: comma-separated, each once, in order."""
+    return ",".join(str(i) for i in dict.fromkeys(ids))
 
 
 def get_or_create(session: Session, model, where: tuple, **values):
