@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from summarizer import Document
+from summarizer import Briefing, Document
 
 _SPACE = re.compile(r"\s+")
 
@@ -39,3 +39,9 @@ def to_document(article: Article, key: int | str | None = None) -> Document:
     """The summarizer's view of an article; ``key`` is its store id, when it has one."""
     return Document(title=article.title, text=article.text, url=article.url, source=article.source,
                     published=article.published, key=None if key is None else str(key))
+
+
+def briefing_articles(briefing: Briefing) -> list[int]:
+    """The stored articles a briefing cites (its sources and those of its "more" stories)."""
+    links = list(briefing.sources) + [link for story in briefing.more for link in story.sources]
+    return [int(link.key) for link in links if link.key and link.key.isdigit()]

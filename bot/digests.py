@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from .articles import to_document
+from .articles import briefing_articles, to_document
 from .replies import Reply
 from .store import Store, StoredArticle
-from .store.channels import Channel
+from .store.channels import Channel, Claim
 
 if TYPE_CHECKING:
     from .service import BriefingService
+
+log = logging.getLogger(__name__)
 
 MEMORY_DAYS = 7
 FIRST_WINDOW = timedelta(hours=24)
@@ -74,6 +78,50 @@ def compose_channel_digest(service: BriefingService, channel: Channel, now: date
             return ChannelDigest(None)
         return ChannelDigest(Reply(text="Nothing new from your sources since the last digest.", public=True))
     return ChannelDigest(Reply(briefing=plan.briefing, public=True), plan.memories)
+
+
+@dataclass(frozen=True)
+class Composed:
+    """A claimed slot's digest, or (``digest`` None) why it has none; then the ledger says failed."""
+
+    claim: Claim
+    channel: Channel | None
+    digest: ChannelDigest | None
+
+
+def compose_claimed(service: BriefingService, claims: list[Claim], now: datetime,
+                    platforms: Collection[str]) -> list[Composed]:
+    """The digests of claimed slots, their inputs read together (see :func:`load_digest_inputs`).
+
+    A slot whose channel is gone, unscheduled or on a platform not in ``platforms``, or whose
+    digest fails, is marked failed in the ledger. When the database cannot be read this raises,
+    and the claims stay claimed: they are taken over after their lease, like those of a process
+    that died.
+    """
+    store = service.store
+    channels = store.channels.get_many(c.channel_id for c in claims)
+    live = [ch for ch in channels.values() if ch.schedule_kind and ch.platform in platforms]
+    inputs = load_digest_inputs(store, live, now)
+    out = []
+    for claim in claims:
+        channel = channels.get(claim.channel_id)
+        try:
+            if channel is None or channel.id not in inputs:
+                raise LookupError("the channel's schedule was turned off")
+            out.append(Composed(claim, channel, compose_channel_digest(service, channel, now, inputs[channel.id])))
+        except Exception as exc:
+            if not isinstance(exc, LookupError):
+                log.exception("digest for channel %s slot %s failed", claim.channel_id, claim.slot)
+            store.channels.delivery_failed(claim.delivery_id, f"{exc.__class__.__name__}: {exc}")
+            out.append(Composed(claim, channel, None))
+    return out
+
+
+def record_posted(store: Store, delivery_id: int, now: datetime, ref: str | None, digest: ChannelDigest) -> None:
+    """The ledger, the channel's window, its served stories and the posted briefing, in one go."""
+    briefing = digest.reply.briefing if digest.reply is not None else None
+    store.channels.delivered(delivery_id, now, ref, since=now, memories=digest.memories,
+                             articles=briefing_articles(briefing) if briefing else ())
 
 
 def _matches(stored, keywords: tuple[str, ...]) -> bool:

@@ -17,8 +17,9 @@ working the queue takes it over and posts the slot, within the misfire grace. A 
 instant between the platform accepting the post and the ledger recording it can therefore
 post a slot twice; losing slots to crashes while composing was the worse failure.
 
-Heavy work runs off the event loop: the ledger, composing a digest and recording it run in
-a small pool of their own, so digests never hold up the threads that answer commands.
+Heavy work runs off the event loop: the ledger runs in a small pool of threads of its own, and
+composing and recording digests in a worker process (:mod:`bot.digest_workers`; threads on
+SQLite), so digests never hold up the threads, nor the interpreter, that answer commands.
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from .digests import compose_channel_digest, load_digest_inputs
+from .digest_workers import DigestWorkers, processes_for
+from .digests import Composed
 from .feeds import FeedPoller, paused_notice
 from .leadership import (
     CLAIM_LEASE,
@@ -42,16 +43,13 @@ from .leadership import (
 from .platform import Platform
 from .replies import Reply
 from .schedules import last_slot, slot_key, trigger
-from .service import BriefingService, briefing_articles
+from .service import BriefingService
 from .store.channels import Channel, Claim
 
 log = logging.getLogger(__name__)
 
 _CURRENT: Runtime | None = None
 
-# Threads composing digests (and writing the ledger). Composing is CPU-bound Python, so more
-# threads than this buy nothing but contention for the interpreter lock with the event loop.
-DIGEST_WORKERS = 2
 # Queued digests a process takes at a time, and how often it looks for more when not told:
 # often on a shared database (another replica may queue a slot), rarely on SQLite, where the
 # only other work is a claim abandoned by a crash, retried after its lease.
@@ -104,7 +102,7 @@ class Runtime:
         self.scheduler = None
         self.leadership: Leadership | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._work = ThreadPoolExecutor(max_workers=DIGEST_WORKERS, thread_name_prefix="briefbot-digest")
+        self.workers = DigestWorkers(service, processes_for(self.settings, is_shared(self.store.engine)))
         self._wake: asyncio.Event | None = None  # set when this process queued digests
         self._background: set[asyncio.Task] = set()
 
@@ -152,7 +150,7 @@ class Runtime:
             self.service.listeners.remove(self._changed)
         if _CURRENT is self:
             _CURRENT = None
-        self._work.shutdown(wait=False, cancel_futures=True)
+        self.workers.close()
 
     async def _elected(self) -> None:
         """This replica took the scheduler lock: run the scheduler, then queue what is due.
@@ -189,7 +187,7 @@ class Runtime:
         if scheduler is None:
             return
         try:
-            await self._loop.run_in_executor(self._work, self._schedule_all, scheduler)
+            await self.workers.run(self._schedule_all, scheduler)
         finally:
             if scheduler is self.scheduler:
                 scheduler.resume()
@@ -212,7 +210,7 @@ class Runtime:
 
     async def _run(self, work, *args):
         """``work(*args)`` in the digest threads."""
-        return await self._loop_or_running().run_in_executor(self._work, work, *args)
+        return await self.workers.run(work, *args)
 
     # -- the digest queue -------------------------------------------------------------
 
@@ -229,7 +227,7 @@ class Runtime:
     async def enqueue(self, channels: list[Channel], now: datetime | None = None) -> int:
         """Queue the slot due now of each channel (those past the grace are skipped) for any replica."""
         now = now or self.service.clock()
-        due = [(c.id, key) for c in channels for key in [self._due_slot(c, now)] if not isinstance(key, Delivery)]
+        due = [(c, key) for c in channels for key in [self._due_slot(c, now)] if not isinstance(key, Delivery)]
         queued = await self._run(self.store.channels.enqueue, due, now)
         if queued:
             log.info("queued %d digests", queued)
@@ -308,59 +306,24 @@ class Runtime:
         """Compose the digests of claimed slots together, then post and record each as it goes."""
         if not claims:
             return []
-        composed = await self._run(self._compose, claims, now)
-        return list(await asyncio.gather(*(self._send(claim, item, now) for claim, item in zip(claims, composed))))
+        composed = await self.workers.compose(claims, now, tuple(self.platforms))
+        return list(await asyncio.gather(*(self._send(c, now) for c in composed)))
 
-    async def _send(self, claim: Claim, composed, now: datetime) -> Delivery:
-        if isinstance(composed, Delivery):
-            return composed
-        channel, platform, digest = composed
+    async def _send(self, composed: Composed, now: datetime) -> Delivery:
+        claim, channel, digest = composed.claim, composed.channel, composed.digest
+        if digest is None:
+            return Delivery(claim.channel_id, claim.slot, False, "failed")
         ref = None
         try:
             if digest.reply is not None:
-                ref = await platform.deliver(channel.external_id, digest.reply)
+                ref = await self.platforms[channel.platform].deliver(channel.external_id, digest.reply)
         except Exception as exc:
             log.exception("digest for channel %s slot %s failed", channel.external_id, claim.slot)
             await self._run(self.store.channels.delivery_failed, claim.delivery_id,
                             f"{exc.__class__.__name__}: {exc}")
             return Delivery(claim.channel_id, claim.slot, False, "failed")
-        await self._run(self._record, claim.delivery_id, now, ref, digest)
+        await self.workers.record(claim.delivery_id, now, ref, digest)
         return Delivery(claim.channel_id, claim.slot, digest.reply is not None, message_ref=ref)
-
-    def _compose(self, claims: list[Claim], now: datetime) -> list:
-        """In a worker thread: for each claim, its channel, platform and digest, or why it failed.
-
-        The inputs of every claim's digest are read together (see ``load_digest_inputs``).
-        """
-        channels = self.store.channels.get_many(c.channel_id for c in claims)
-        live = [ch for ch in channels.values() if ch.schedule_kind and ch.platform in self.platforms]
-        try:
-            inputs = load_digest_inputs(self.store, live, now)
-            error = None
-        except Exception as exc:  # noqa: BLE001 - every claim of the batch fails with it
-            log.exception("could not read the digests' articles")
-            inputs, error = {}, exc
-        out = []
-        for claim in claims:
-            channel = channels.get(claim.channel_id)
-            try:
-                if error is not None:
-                    raise error
-                if channel is None or channel.id not in inputs:
-                    raise LookupError("the channel's schedule was turned off")
-                digest = compose_channel_digest(self.service, channel, now, inputs[channel.id])
-                out.append((channel, self.platforms[channel.platform], digest))
-            except Exception as exc:
-                if not isinstance(exc, LookupError) and exc is not error:
-                    log.exception("digest for channel %s slot %s failed", claim.channel_id, claim.slot)
-                self.store.channels.delivery_failed(claim.delivery_id, f"{exc.__class__.__name__}: {exc}")
-                out.append(Delivery(claim.channel_id, claim.slot, False, "failed"))
-        return out
-
-    def _record(self, delivery_id: int, now: datetime, ref: str | None, digest) -> None:
-        briefing = digest.reply.briefing if digest.reply is not None else None
-        self.store.channels.delivered(delivery_id, now, ref, since=now, memories=digest.memories,
-                                      articles=briefing_articles(briefing) if briefing else ())
 
     async def poll_feed(self, feed_id: int, *, force: bool = False):
         result = await asyncio.to_thread(self.poller.poll, feed_id, force=force)
@@ -396,7 +359,7 @@ class Runtime:
         if scheduler is None:
             return
         action = self._schedule_digest if what == "schedule" else self._schedule_feed
-        self._loop.run_in_executor(self._work, action, ident, scheduler)
+        self._loop.run_in_executor(self.workers.threads, action, ident, scheduler)
 
     def _schedule_all(self, scheduler) -> None:
         """A job per schedule in use and per feed, adding only the jobs missing, dropping the unused."""

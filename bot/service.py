@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 from summarizer import Briefing, Budget, Summarizer
 
-from .articles import Article, to_document
+from .articles import Article, briefing_articles, to_document
 from .channel_settings import ChannelSettings
 from .commands import USAGE, BriefTopic, BriefUrl, Command, Help, Invalid, Latest, parse_brief
 from .errors import BriefbotError
@@ -246,12 +246,6 @@ def _sources(passages) -> tuple[Source, ...]:
         if source not in sources:
             sources.append(source)
     return tuple(sources)
-
-
-def briefing_articles(briefing: Briefing) -> list[int]:
-    """The stored articles a briefing cites (its sources and those of its "more" stories)."""
-    links = list(briefing.sources) + [link for story in briefing.more for link in story.sources]
-    return [int(link.key) for link in links if link.key and link.key.isdigit()]
 
 
 def _human(span: timedelta) -> str:

@@ -43,6 +43,7 @@ class Settings:
     misfire_grace: int = 3600
     leader_retry: float = 5.0
     claim_lease: int = 300
+    digest_processes: int | None = None  # None: one on PostgreSQL, none (threads) on SQLite
     feed_interval_minutes: int = 15
     feed_pause_after: int = 5
     quiet_empty_digest: bool = False
@@ -94,6 +95,7 @@ class Settings:
             misfire_grace=_number(env, "BRIEFBOT_MISFIRE_GRACE", 3600, int),
             leader_retry=_number(env, "BRIEFBOT_LEADER_RETRY", 5.0, float),
             claim_lease=_number(env, "BRIEFBOT_CLAIM_LEASE", 300, int),
+            digest_processes=_count(env, "BRIEFBOT_DIGEST_PROCESSES"),
             feed_interval_minutes=_number(env, "BRIEFBOT_FEED_INTERVAL", 15, int),
             feed_pause_after=_number(env, "BRIEFBOT_FEED_PAUSE_AFTER", 5, int),
             quiet_empty_digest=env.get("BRIEFBOT_EMPTY_DIGEST", "say").strip().lower() == "skip",
@@ -197,6 +199,16 @@ def _ids(env: Mapping[str, str], name: str) -> tuple[int, ...]:
         return tuple(int(part) for part in raw.replace(" ", "").split(",") if part)
     except ValueError:
         raise BriefbotError(f"{name} must be comma-separated numeric ids, not {raw!r}.") from None
+
+
+def _count(env: Mapping[str, str], name: str) -> int | None:
+    """A whole number, zero allowed; None when unset."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    if not raw.strip().isdigit():
+        raise BriefbotError(f"{name} must be a whole number (0 or more), not {raw!r}.")
+    return int(raw)
 
 
 def _number(env: Mapping[str, str], name: str, default, kind):

@@ -62,6 +62,8 @@ class SlackFake:
         self.admins: set[str] = set()  # users whom users.info reports as workspace admins
         self._ts = 0
         self._sockets: list[web.WebSocketResponse] = []
+        self.sent_on: dict[str, web.WebSocketResponse] = {}  # envelope id -> the connection it went to
+        self.acked_on: dict[str, web.WebSocketResponse] = {}  # envelope id -> the connection that acked it
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def application(self) -> web.Application:
@@ -83,14 +85,20 @@ class SlackFake:
     def response_url(self, hook: str = "1") -> str:
         return f"{self.base_url}/hooks/{hook}"
 
-    def send_envelope(self, envelope: dict[str, Any]) -> None:
-        """Send one Socket Mode envelope on the open connection (from any thread)."""
+    def send_envelope(self, envelope: dict[str, Any], connection: int = -1) -> None:
+        """Send one Socket Mode envelope on an open connection (from any thread).
+
+        With several connections open (one per replica), Slack sends each envelope to one of
+        them: ``connection`` is its index in the order they connected (the newest by default).
+        """
         deadline = time.monotonic() + 5
-        while not self._sockets or self._loop is None:  # the server may lag the client's handshake
-            if time.monotonic() > deadline:
-                raise AssertionError("no Socket Mode connection is open")
+        while len(self._sockets) <= (connection if connection >= 0 else 0) or self._loop is None:
+            if time.monotonic() > deadline:  # the server may lag the client's handshake
+                raise AssertionError("that Socket Mode connection is not open")
             time.sleep(0.01)
-        asyncio.run_coroutine_threadsafe(self._sockets[-1].send_str(json.dumps(envelope)), self._loop).result(5)
+        socket = self._sockets[connection]
+        asyncio.run_coroutine_threadsafe(socket.send_str(json.dumps(envelope)), self._loop).result(5)
+        self.sent_on[envelope.get("envelope_id")] = socket
 
     @property
     def connected(self) -> bool:
@@ -175,7 +183,9 @@ class SlackFake:
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
-                    self.acks.append(json.loads(msg.data))
+                    ack = json.loads(msg.data)
+                    self.acks.append(ack)
+                    self.acked_on[ack.get("envelope_id")] = ws
         finally:
             self._sockets.remove(ws)
         return ws
@@ -223,6 +233,11 @@ def block_kit_problems(message: dict[str, Any]) -> list[str]:
 
 
 # -- requests as Slack sends them ---------------------------------------------------------
+
+
+def all_text(message: dict[str, Any]) -> str:
+    """Everything a reader sees of a message: its blocks and its text."""
+    return json.dumps(message.get("blocks") or [], ensure_ascii=False) + message.get("text", "")
 
 
 def signed_headers(body: str | bytes, *, secret: str = SIGNING_SECRET, timestamp: int | None = None,

@@ -79,10 +79,6 @@ async def event(platform, payload: dict, **headers: str):
     return await post(platform, body, {**signed_headers(body, content_type="application/json"), **headers})
 
 
-def all_text(message: dict) -> str:
-    return json.dumps(message.get("blocks") or [], ensure_ascii=False) + message.get("text", "")
-
-
 # -- /brief ---------------------------------------------------------------------------------
 
 

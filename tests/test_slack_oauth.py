@@ -138,6 +138,37 @@ def test_an_installation_in_the_database_answers_commands_from_its_team_only(oau
     run(scenario())
 
 
+def test_replicas_starting_together_on_a_new_database_all_get_the_installation_tables(oauth_settings):
+    """slack-sdk checks for its tables, then creates them: six replicas doing so at once must not
+    collide (the first start of a scaled-out install)."""
+    import threading
+
+    from adapters.slack.oauth import oauth_settings as build_oauth_settings
+
+    engines = [create_database_engine(oauth_settings.database_url) for _ in range(6)]
+    barrier, errors = threading.Barrier(len(engines)), []
+
+    def start(engine) -> None:
+        barrier.wait()
+        try:
+            build_oauth_settings(oauth_settings, engine)
+        except Exception as exc:  # noqa: BLE001 - collected, so the assertion names it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(e,)) for e in engines]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert errors == []
+        assert installation_store(oauth_settings, engines[0]).find_installation(enterprise_id=None,
+                                                                                team_id="T0NONE") is None
+    finally:
+        for engine in engines:
+            engine.dispose()
+
+
 def test_oauth_needs_its_secrets(settings):
     with pytest.raises(BriefbotError, match="SLACK_STATE_SECRET"):
         SlackPlatform(replace(settings, slack_client_id=CLIENT_ID, slack_client_secret="s",

@@ -12,6 +12,8 @@ pytest.importorskip("slack_bolt")
 
 from bot.errors import BriefbotError  # noqa: E402
 from slack_fake import (  # noqa: E402
+    all_text,
+    channel_message,
     run,
     seeded_bot,
     serving,
@@ -94,6 +96,40 @@ def test_dm_and_mention_over_the_socket_and_retries_answered_once(socket_setting
             assert len(fake.posts("D0ALICE")) == 1  # the retry was acknowledged, not answered again
 
     run(scenario())
+
+
+def test_two_replicas_connected_answer_as_one_bot(socket_settings, fake, bot, settings, clock):
+    """Slack spreads envelopes over every open connection: a briefing posted by one replica is
+    followed up in its thread through the other, which finds the briefing in the database."""
+    from bot.platform import BriefBot
+    from bot.service import BriefingService
+    from bot.store import Store
+
+    other_store = Store.open(settings.database_url)
+    other = BriefBot(BriefingService(settings, other_store, clock=clock))
+
+    async def scenario():
+        async with running(SlackPlatform(socket_settings), bot), \
+                running(SlackPlatform(socket_settings), other):
+            await eventually(lambda: len(fake.calls_to("apps.connections.open")) == 2)
+            fake.send_envelope(envelope("slash_commands", command_payload(
+                "Starmer", response_url=fake.response_url()), 1), connection=0)
+            ts = (await eventually(lambda: fake.posts("C0GENERAL")))[0].ts
+            question = event_payload(channel_message("What truce was proposed?", ts="1790000400.4", thread_ts=ts))
+            fake.send_envelope(envelope("events_api", question, 2, retry_attempt=0, retry_reason=""), connection=1)
+            reply = (await eventually(lambda: fake.posts("C0GENERAL")[1:]))[0].args
+            assert reply["thread_ts"] == ts and "30-day partial truce" in all_text(reply)
+            for n in (1, 2):  # each envelope acknowledged once, on the connection it came by
+                await eventually(lambda n=n: ack_for(fake, n))
+                assert [a["envelope_id"] for a in fake.acks].count(f"env-{n}") == 1
+                assert fake.acked_on[f"env-{n}"] is fake.sent_on[f"env-{n}"]
+            await asyncio.sleep(0.2)
+            assert len(fake.posts("C0GENERAL")) == 2
+
+    try:
+        run(scenario())
+    finally:
+        other_store.close()
 
 
 def test_cancelling_the_platform_closes_the_socket_promptly(socket_settings, fake, bot):

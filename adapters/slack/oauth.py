@@ -22,6 +22,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import Engine
 
 from bot.settings import Settings
+from bot.store.database import create_tables_once
 
 # The bot scopes an install asks for; the manifest lists the same ones, with the reason for each.
 BOT_SCOPES = ("app_mentions:read", "channels:history", "chat:write", "commands", "groups:history",
@@ -102,14 +103,14 @@ class SignedStateStore(AsyncOAuthStateStore):
 def installation_store(settings: Settings, engine: Engine) -> SQLAlchemyInstallationStore:
     """The installations table in the project's database (created if missing)."""
     store = SQLAlchemyInstallationStore(client_id=settings.slack_client_id or "", engine=engine)
-    store.create_tables()
+    create_tables_once(engine, store.create_tables)
     return store
 
 
 def oauth_settings(settings: Settings, engine: Engine) -> AsyncOAuthSettings:
     """The install flow at ``/slack/install`` and ``/slack/oauth_redirect``. Blocking: creates tables."""
     states = SQLAlchemyOAuthStateStore(expiration_seconds=STATE_SECONDS, engine=engine)
-    states.create_tables()
+    create_tables_once(engine, states.create_tables)
     return AsyncOAuthSettings(
         client_id=settings.slack_client_id,
         client_secret=settings.slack_client_secret,

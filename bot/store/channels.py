@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from .database import get_or_create, insert_many_or_ignore, insert_or_ignore, joined_ids, retrying, storable
@@ -243,8 +243,9 @@ class ChannelStore:
     def claim(self, channel_id: int, slot: str, now: datetime) -> int | None:
         """Claim a digest slot for a channel; None when it was claimed before (by anyone)."""
         with self._sessions() as session, session.begin():
+            platform = session.scalar(select(ChannelRow.platform).where(ChannelRow.id == channel_id))
             return insert_or_ignore(session, DeliveryRow, channel_id=channel_id, slot=slot, status="claimed",
-                                    claimed_at=now)
+                                    claimed_at=now, platform=platform)
 
     @retrying
     def take_over_stale_claim(self, channel_id: int, slot: str, now: datetime, lease: timedelta) -> int | None:
@@ -261,16 +262,14 @@ class ChannelStore:
                 .values(claimed_at=now).returning(DeliveryRow.id))
 
     @retrying
-    def enqueue(self, due: list[tuple[int, str]], now: datetime) -> int:
+    def enqueue(self, due: list[tuple[Channel, str]], now: datetime) -> int:
         """Queue ``(channel, slot)`` digests as ``due``, skipping slots already in the ledger.
 
-        Returns how many were queued. One statement for the whole batch: a slot shared by
-        thousands of channels is queued at once, for every replica to take from.
+        Returns how many were queued. One statement per thousand: a slot shared by thousands of
+        channels is queued at once, for every replica to take from.
         """
-        if not due:
-            return 0
-        rows = [{"channel_id": channel_id, "slot": slot, "status": "due", "claimed_at": now}
-                for channel_id, slot in dict.fromkeys(due)]
+        rows = list({(c.id, slot): {"channel_id": c.id, "slot": slot, "platform": c.platform, "status": "due",
+                                    "claimed_at": now} for c, slot in due}.values())
         queued = 0
         with self._sessions() as session, session.begin():
             for start in range(0, len(rows), 1000):
@@ -285,24 +284,23 @@ class ChannelStore:
         On PostgreSQL the rows are picked ``FOR UPDATE SKIP LOCKED``, so replicas taking at the
         same moment each get different rows and never wait for one another; on SQLite the
         one writer at a time does the same. Queued rows older than ``grace`` are left: their
-        slot was missed.
+        slot was missed. Each pick reads the ``(status, id)`` index in order and stops at
+        ``limit`` rows, however long the queue.
         """
         platforms = list(platforms)
         if not platforms or limit <= 0:
             return []
-        candidates = (
-            select(DeliveryRow.id)
-            .join(ChannelRow, ChannelRow.id == DeliveryRow.channel_id)
-            .where(ChannelRow.platform.in_(platforms),
-                   or_(and_(DeliveryRow.status == "due", DeliveryRow.claimed_at >= now - grace),
-                       and_(DeliveryRow.status == "claimed", DeliveryRow.claimed_at < now - lease,
-                            DeliveryRow.claimed_at >= now - grace - lease)))
-            .order_by(DeliveryRow.id)
-            .limit(limit)
-            .with_for_update(of=DeliveryRow, skip_locked=True)
-        )
+        queued = (DeliveryRow.status == "due", DeliveryRow.claimed_at >= now - grace)
+        abandoned = (DeliveryRow.status == "claimed", DeliveryRow.claimed_at < now - lease,
+                     DeliveryRow.claimed_at >= now - grace - lease)
         with self._sessions() as session, session.begin():
-            ids = list(session.scalars(candidates).all())
+            ids: list[int] = []
+            for where in (queued, abandoned):
+                if len(ids) < limit:
+                    ids += session.scalars(
+                        select(DeliveryRow.id).where(DeliveryRow.platform.in_(platforms), *where)
+                        .order_by(DeliveryRow.status, DeliveryRow.id).limit(limit - len(ids))
+                        .with_for_update(skip_locked=True)).all()
             if not ids:
                 return []
             rows = session.execute(

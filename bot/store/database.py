@@ -8,7 +8,7 @@ operation when the PostgreSQL connection drops for a moment (``retrying``).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 import logging
 import time
 from pathlib import Path
@@ -90,6 +90,27 @@ def upgrade(engine: Engine) -> None:
                                {"space": MIGRATION_LOCK[0], "key": MIGRATION_LOCK[1]})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def create_tables_once(engine: Engine, create: Callable[[], object]) -> None:
+    """Run a library's own check-then-create of its tables (slack-sdk's stores), one process at a time.
+
+    Several replicas started together on a new PostgreSQL database would each find a table
+    missing and each create it, and all but one fail; under the lock the migrations use, the
+    others wait and then find the tables there.
+    """
+    if engine.dialect.name != "postgresql":
+        create()
+        return
+    with engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:space, :key)"),
+                           {"space": MIGRATION_LOCK[0], "key": MIGRATION_LOCK[1]})
+        try:
+            create()
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:space, :key)"),
+                               {"space": MIGRATION_LOCK[0], "key": MIGRATION_LOCK[1]})
+            connection.commit()
 
 
 def current_revision(engine: Engine) -> str | None:
