@@ -295,43 +295,58 @@ class CpuMeter:
     TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
     def __init__(self, bots: list[Bot]) -> None:
-        self.groups = {"briefbot": [b.proc.pid for b in bots], "PostgreSQL": postgres_pids(),
-                       "fakes and load": [os.getpid()]}
-        self.started = time.monotonic()
-        self.before = {name: self._cpu(pids) for name, pids in self.groups.items()}
+        self.bot_pids = [b.proc.pid for b in bots]
         self.bots = len(bots)
+        self.started = time.monotonic()
+        self.before = self._sample()
 
-    @classmethod
-    def _cpu(cls, pids: list[int]) -> float:
-        total = 0.0
-        for pid in pids:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += (int(fields[11]) + int(fields[12])) / cls.TICK  # utime + stime
-        return total
+    def _groups(self) -> dict[str, list[int]]:
+        """The processes of each group now: a bot's worker processes and new PostgreSQL backends count."""
+        bots = self.bot_pids + [pid for parent in self.bot_pids for pid in children(parent)]
+        return {"briefbot": bots, "PostgreSQL": postgres_pids(), "fakes and load": [os.getpid()]}
 
-    def cores(self) -> dict[str, float]:
-        """Average cores busy per group since the meter started."""
+    def _sample(self) -> dict[str, dict[int, float]]:
+        return {name: {pid: cpu_seconds(pid) for pid in pids} for name, pids in self._groups().items()}
+
+    def cores(self) -> tuple[dict[str, float], float]:
+        """Average cores busy per group since the meter started (a process born meanwhile counts
+        whole), and the most any one briefbot process used."""
         elapsed = max(1e-9, time.monotonic() - self.started)
-        return {name: (self._cpu(self.groups[name]) - self.before[name]) / elapsed for name in self.groups}
+        now = self._sample()
+        used = {name: {pid: (cpu - self.before[name].get(pid, 0.0)) / elapsed for pid, cpu in now[name].items()}
+                for name in now}
+        return {name: sum(per.values()) for name, per in used.items()}, max(used["briefbot"].values(), default=0.0)
 
     def verdict(self) -> str:
-        cores = self.cores()
+        cores, busiest = self.cores()
         machine = os.cpu_count() or 1
         busy = sum(cores.values())
         parts = ", ".join(f"{name} {value:.2f}" for name, value in cores.items())
-        per_bot = cores["briefbot"] / max(1, self.bots)
         if busy >= 0.85 * machine:
             what = f"the machine's {machine} CPUs, all busy"
-        elif per_bot >= 0.85:
-            what = "the briefbot process's one Python interpreter (a full core)"
+        elif busiest >= 0.85:
+            what = "one briefbot process's Python interpreter (a full core)"
         elif cores["PostgreSQL"] >= 0.85:
             what = "PostgreSQL"
         else:
             what = "not CPU (the bot mostly waits: the database or the platform)"
-        return f"{what}; cores busy: {parts} (of {machine})"
+        return f"{what}; cores busy: {parts} (of {machine}; briefbot counts its worker processes)"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CpuMeter.TICK
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
 
 
 def postgres_pids() -> list[int]:
