@@ -14,7 +14,11 @@ threads: one process, as small as it can be.
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Collection
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import datetime
@@ -24,18 +28,31 @@ from .service import BriefingService
 from .settings import Settings
 from .store.channels import Claim
 
+log = logging.getLogger(__name__)
+
 # Threads for the ledger (and for composing, without worker processes). Composing is CPU-bound
 # Python, so more threads than this buy nothing but contention for the interpreter lock.
 THREADS = 2
 
+# How often a worker process checks that the bot that started it is still there (seconds).
+ORPHAN_CHECK = 1.0
+
 _SERVICE: BriefingService | None = None  # in a worker process: its own service
 
 
-def _start_worker(settings: Settings) -> None:
+def _start_worker(settings: Settings, parent: int) -> None:
     from .store import Store
 
     global _SERVICE
     _SERVICE = BriefingService(settings, Store.open(settings.database_url))
+    threading.Thread(target=_exit_with, args=(parent,), name="briefbot-orphan-check", daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    """A worker outlives a parent killed outright (its queues never close): leave when it is gone."""
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK)
+    os._exit(0)
 
 
 def _compose_in_worker(claims: list[Claim], now: datetime, platforms: tuple[str, ...]) -> list[Composed]:
@@ -62,6 +79,11 @@ class DigestWorkers:
         self.threads = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="briefbot-digest")
         self._pool: ProcessPoolExecutor | None = None
 
+    @property
+    def pids(self) -> list[int]:
+        """The worker processes' ids (none until the first digest, and none in thread mode)."""
+        return list(self._pool._processes or {}) if self._pool is not None else []
+
     async def compose(self, claims: list[Claim], now: datetime, platforms: Collection[str]) -> list[Composed]:
         if self.processes:
             return await self._in(self._workers(), _compose_in_worker, claims, now, tuple(platforms))
@@ -86,7 +108,9 @@ class DigestWorkers:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=self.processes,
                                              mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_start_worker, initargs=(self.service.settings,))
+                                             initializer=_start_worker,
+                                             initargs=(self.service.settings, os.getpid()))
+            log.info("composing digests in %d worker process(es)", self.processes)
         return self._pool
 
     @staticmethod

@@ -20,6 +20,7 @@ from bot.platform import BriefBot  # noqa: E402
 from bot.service import BriefingService  # noqa: E402
 from conftest import SEED_ARTICLE  # noqa: E402
 from slack_fake import (  # noqa: E402
+    all_text,
     run,
     seeded_bot,
     serving,
