@@ -54,6 +54,8 @@ _CURRENT: Runtime | None = None
 # often on a shared database (another replica may queue a slot), rarely on SQLite, where the
 # only other work is a claim abandoned by a crash, retried after its lease.
 DIGEST_BATCH = 16
+# Batches in flight at once: one is composed while another is posted and recorded.
+QUEUE_LANES = 2
 QUEUE_POLL_SHARED = 1.0
 QUEUE_POLL_LOCAL = 30.0
 
@@ -123,7 +125,8 @@ class Runtime:
         self._loop = asyncio.get_running_loop()
         self.service.listeners.append(self._changed)
         self._wake = asyncio.Event()
-        self._spawn(self._work_queue_forever())
+        for _ in range(QUEUE_LANES):
+            self._spawn(self._work_queue_forever())
         if self.start_scheduler and is_shared(self.store.engine):
             self.leadership = Leadership(self.store.engine, on_elected=self._elected, on_deposed=self._deposed,
                                          on_notice=self._apply_change, retry=self.leader_retry)
