@@ -1,10 +1,12 @@
-"""Where digests are composed and recorded: this process's threads, or worker processes.
+"""Where digests are composed: this process's threads, or worker processes.
 
 Composing a digest is CPU-bound Python. In threads it shares the interpreter lock with the
 event loop, so while a large slot drains, the loop waits for the lock and commands are
 acknowledged late. In a worker process (``BRIEFBOT_DIGEST_PROCESSES``; one by default on
 PostgreSQL, where a replica serves many channels) it runs on another core: the replica's own
 interpreter is left to the event loop, taking batches from the queue and posting them.
+Recording a posted digest is a short transaction that mostly waits for the database's commit,
+so it runs in this process's threads, two at a time, whose waits overlap.
 
 A worker is started with ``spawn`` the first time a digest is due (an idle bot has none) and
 opens its own connection pool and summarizer from the same settings. On SQLite the default is
@@ -59,10 +61,6 @@ def _compose_in_worker(claims: list[Claim], now: datetime, platforms: tuple[str,
     return compose_claimed(_SERVICE, claims, now, platforms)
 
 
-def _record_in_worker(delivery_id: int, now: datetime, ref: str | None, digest: ChannelDigest) -> None:
-    record_posted(_SERVICE.store, delivery_id, now, ref, digest)
-
-
 def processes_for(settings: Settings, shared: bool) -> int:
     """How many worker processes compose digests: as configured, else one on a shared database."""
     if settings.digest_processes is not None:
@@ -71,7 +69,7 @@ def processes_for(settings: Settings, shared: bool) -> int:
 
 
 class DigestWorkers:
-    """Runs :func:`compose_claimed` and :func:`record_posted` off the event loop."""
+    """Runs :func:`compose_claimed` (and :func:`record_posted`) off the event loop."""
 
     def __init__(self, service: BriefingService, processes: int) -> None:
         self.service = service
@@ -90,8 +88,6 @@ class DigestWorkers:
         return await self._in(self.threads, compose_claimed, self.service, claims, now, platforms)
 
     async def record(self, delivery_id: int, now: datetime, ref: str | None, digest: ChannelDigest) -> None:
-        if self.processes:
-            return await self._in(self._workers(), _record_in_worker, delivery_id, now, ref, digest)
         return await self._in(self.threads, record_posted, self.service.store, delivery_id, now, ref, digest)
 
     async def run(self, work, *args):

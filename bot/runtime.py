@@ -208,9 +208,6 @@ class Runtime:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def _loop_or_running(self) -> asyncio.AbstractEventLoop:
-        return self._loop or asyncio.get_running_loop()
-
     async def _run(self, work, *args):
         """``work(*args)`` in the digest threads."""
         return await self.workers.run(work, *args)

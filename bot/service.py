@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 # How many stored articles questions and topics are searched over (newest first).
 SEARCH_DEPTH = 2000
+# How long one latest briefing answers /brief in a channel while no article arrives.
+LATEST_REUSE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class BriefingService:
         self.policy: FetchPolicy = settings.fetch_policy()
         self.transport = transport
         self.budget = Budget(sentences=settings.summary_sentences)
+        self._latest: dict[tuple, Briefing] = {}  # recent /brief answers, see latest()
         self._commands: dict[type, Callable[[Context, Command], Reply]] = {
             Latest: lambda ctx, cmd: self._public(self.latest(ctx=ctx)),
             BriefUrl: lambda ctx, cmd: self._public(self.brief_url(cmd.url)),
@@ -105,7 +108,21 @@ class BriefingService:
         """
         max_stories = max_stories or self.settings.max_stories
         feeds = self._channel_feeds(ctx)
-        since = self.clock() - timedelta(hours=self.settings.digest_window_hours)
+        now = self.clock()
+        # A burst of /brief in a channel gets one briefing: it is reused while no article is
+        # added (anywhere: the newest id tells) and for at most LATEST_REUSE.
+        key = (tuple(feeds) if feeds is not None else None, max_stories, self.store.newest_id())
+        reused = self._latest.get(key)
+        if reused is not None and now - reused.created_at < LATEST_REUSE:
+            return reused
+        briefing = self._latest_briefing(feeds, max_stories, now)
+        if len(self._latest) >= 256:
+            self._latest.clear()
+        self._latest[key] = briefing
+        return briefing
+
+    def _latest_briefing(self, feeds: list[int] | None, max_stories: int, now: datetime) -> Briefing:
+        since = now - timedelta(hours=self.settings.digest_window_hours)
         recent = self.store.recent(since=since, limit=max_stories * 4, feed_ids=feeds)
         note = ""
         if not recent:

@@ -30,6 +30,42 @@ def test_brief_gives_the_latest_briefing_with_bullets_from_the_article(chat, ser
     assert "Starmer" in post.text and "Source:" in post.text
 
 
+def test_a_burst_of_brief_shares_one_briefing_and_a_new_article_shows_at_once(settings, store, clock):
+    from datetime import timedelta
+
+    from adapters.fake import FakePlatform
+    from bot.articles import Article
+    from bot.service import BriefingService
+    from summarizer import default_summarizer
+
+    class Counting:
+        name = "extractive"
+
+        def __init__(self):
+            self.inner, self.calls = default_summarizer(), 0
+
+        def summarize(self, document, budget):
+            self.calls += 1
+            return self.inner.summarize(document, budget)
+
+    summarizer = Counting()
+    service = BriefingService(settings, store, summarizer=summarizer, clock=clock)
+    ingest_seed(service)
+    chat = FakePlatform(service)
+    first = chat.say("/brief")
+    calls = summarizer.calls
+    assert calls > 0 and [chat.say("/brief").text for _ in range(5)] == [first.text] * 5
+    assert summarizer.calls == calls  # composed once for the burst
+
+    service.add([Article(title="Harbour bridge to close for repairs", url="https://news.example/bridge",
+                         text="The harbour bridge will close for six weeks of repairs from Monday. "
+                              "Engineers found corrosion in two of its steel cables in October.")])
+    assert "Harbour bridge to close" in chat.say("/brief").text  # not the burst's briefing
+    clock.now += timedelta(minutes=2)
+    chat.say("/brief")
+    assert summarizer.calls > calls  # and none is reused for long
+
+
 def test_brief_topic_finds_matching_stories_and_says_when_nothing_matches(chat, service):
     ingest_seed(service)
     assert "Starmer" in chat.say("/brief Starmer").text

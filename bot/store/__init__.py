@@ -134,6 +134,12 @@ class Store:
         return [by_id[i] for i in wanted if i in by_id]
 
     @retrying
+    @retrying
+    def newest_id(self) -> int:
+        """The id of the article stored last (0 when there is none): it changes whenever one is added."""
+        with self.session() as session:
+            return session.scalar(select(func.max(ArticleRow.id))) or 0
+
     def count(self) -> int:
         with self.session() as session:
             return session.scalar(select(func.count()).select_from(ArticleRow)) or 0
