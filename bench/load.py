@@ -124,6 +124,10 @@ class Bot:
                 time.sleep(0.2)
         raise SystemExit("briefbot run did not become ready")
 
+    def log_tail(self, lines: int = 15) -> str:
+        self.log.seek(0)
+        return "\n".join(self.log.read().decode(errors="replace").splitlines()[-lines:])
+
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -385,6 +389,8 @@ def slot_run(bots: list[Bot], fake: SlackFake, slot: datetime, channels: int, ti
     posted = digests_posted(fake)[before:]
     if len(posted) >= channels:
         return sorted(posted)[channels - 1] - slot_mono, len(posted), latencies, busy
+    for bot in bots:  # what went wrong, in the bots' own words
+        print(f"  (slot not done; the end of the log of the bot on port {bot.port}:)\n{bot.log_tail()}", flush=True)
     return None, len(posted), latencies, busy
 
 

@@ -152,6 +152,9 @@ def ingest(sources: Annotated[list[str], typer.Argument(help="Files, folders, UR
         raise SystemExit(1)
 
 
+# Seconds a thread may hold the interpreter before the event loop gets it back (see run).
+LOOP_SWITCH_INTERVAL = 0.001
+
 _SPAN = re.compile(r"^\s*(\d+)\s*(m|min|h|d|w)\s*$", re.IGNORECASE)
 _UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -203,6 +206,10 @@ def run(
         report = service.ingest(str(settings.seeds_dir))
         if report.error:
             err.print(f"Seeds not loaded: {report.error}", highlight=False)
+    # The event loop shares the interpreter with the threads that talk to the database: a
+    # shorter switch interval (5 ms by default) lets it take the interpreter back sooner, so a
+    # command is acknowledged without waiting out a thread's turn.
+    sys.setswitchinterval(LOOP_SWITCH_INTERVAL)
     try:
         asyncio.run(_run_platforms(service, platforms))
     except KeyboardInterrupt:

@@ -56,6 +56,9 @@ _CURRENT: Runtime | None = None
 DIGEST_BATCH = 16
 # Batches in flight at once: one is composed while another is posted and recorded.
 QUEUE_LANES = 2
+# Digests being handed to platforms at once: a steady stream rather than bursts, so the event
+# loop answers commands in between.
+POSTS_IN_FLIGHT = 4
 QUEUE_POLL_SHARED = 1.0
 QUEUE_POLL_LOCAL = 30.0
 
@@ -106,6 +109,7 @@ class Runtime:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.workers = DigestWorkers(service, processes_for(self.settings, is_shared(self.store.engine)))
         self._wake: asyncio.Event | None = None  # set when this process queued digests
+        self._posting: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         self._background: set[asyncio.Task] = set()
 
     @property
@@ -309,6 +313,12 @@ class Runtime:
         composed = await self.workers.compose(claims, now, tuple(self.platforms))
         return list(await asyncio.gather(*(self._send(c, now) for c in composed)))
 
+    def _posting_slots(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._posting is None or self._posting[0] is not loop:
+            self._posting = (loop, asyncio.Semaphore(POSTS_IN_FLIGHT))
+        return self._posting[1]
+
     async def _send(self, composed: Composed, now: datetime) -> Delivery:
         claim, channel, digest = composed.claim, composed.channel, composed.digest
         if digest is None:
@@ -316,7 +326,8 @@ class Runtime:
         ref = None
         try:
             if digest.reply is not None:
-                ref = await self.platforms[channel.platform].deliver(channel.external_id, digest.reply)
+                async with self._posting_slots():
+                    ref = await self.platforms[channel.platform].deliver(channel.external_id, digest.reply)
         except Exception as exc:
             log.exception("digest for channel %s slot %s failed", channel.external_id, claim.slot)
             await self._run(self.store.channels.delivery_failed, claim.delivery_id,
