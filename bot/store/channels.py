@@ -91,7 +91,6 @@ class ChannelStore:
             row = self._channel_row(session, platform, external_id, create)
             return _channel(row) if row else None
 
-    @retrying
     def get(self, channel_id: int) -> Channel | None:
         return self.get_many([channel_id]).get(channel_id)
 
