@@ -116,6 +116,13 @@ def test_bad_options_get_usage_errors(env):
     assert result.returncode == 2 and "time span" in result.stderr.decode()
 
 
+def test_a_bad_setting_is_named_in_one_line(env):
+    for name, value in (("BRIEFBOT_DIGEST_PROCESSES", "two"), ("BRIEFBOT_MAX_STORIES", "0")):
+        result = briefbot({**env, name: value}, "run", stdin="")
+        error = result.stderr.decode()
+        assert result.returncode == 1 and name in error and "Traceback" not in error, error
+
+
 def test_every_command_has_help(env):
     for command in ([], ["summarize"], ["ingest"], ["digest"], ["ask"], ["run"]):
         result = briefbot(env, *command, "--help")
