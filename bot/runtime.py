@@ -17,9 +17,10 @@ working the queue takes it over and posts the slot, within the misfire grace. A 
 instant between the platform accepting the post and the ledger recording it can therefore
 post a slot twice; losing slots to crashes while composing was the worse failure.
 
-Heavy work runs off the event loop: the ledger runs in a small pool of threads of its own, and
-composing and recording digests in a worker process (:mod:`bot.digest_workers`; threads on
-SQLite), so digests never hold up the threads, nor the interpreter, that answer commands.
+Heavy work runs off the event loop: the ledger, and recording posted digests, in a small pool
+of threads of its own, and composing digests in a worker process (:mod:`bot.digest_workers`;
+threads on SQLite), so digests hold up neither the threads nor the interpreter that answer
+commands.
 """
 
 from __future__ import annotations
@@ -50,15 +51,16 @@ log = logging.getLogger(__name__)
 
 _CURRENT: Runtime | None = None
 
-# Queued digests a process takes at a time, and how often it looks for more when not told:
-# often on a shared database (another replica may queue a slot), rarely on SQLite, where the
-# only other work is a claim abandoned by a crash, retried after its lease.
+# Queued digests a process takes at a time.
 DIGEST_BATCH = 16
 # Batches in flight at once: one is composed while another is posted and recorded.
 QUEUE_LANES = 2
 # Digests being handed to platforms at once: a steady stream rather than bursts, so the event
 # loop answers commands in between.
 POSTS_IN_FLIGHT = 4
+# How often a process looks at the queue when not told: often on a shared database (another
+# replica may queue a slot), rarely on SQLite, where the only other work is a claim abandoned by
+# a crash, retried after its lease.
 QUEUE_POLL_SHARED = 1.0
 QUEUE_POLL_LOCAL = 30.0
 
