@@ -186,6 +186,7 @@ def test_a_queued_slot_is_not_posted_past_the_grace(service, clock):
     clock.now = T0 + timedelta(hours=3)  # nobody worked the queue for two hours
     assert asyncio.run(runtime.work_queue()) == []
     assert runtime.platforms["fake"].posted == []
+    assert service.store.channels.deliveries(channel.id) == [("2026-11-25T08:00+0000", "missed")]
 
 
 def test_a_slot_missed_beyond_the_grace_is_skipped_and_one_before_the_schedule_never_fires(admin, service, clock):

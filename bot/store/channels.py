@@ -282,9 +282,9 @@ class ChannelStore:
 
         On PostgreSQL the rows are picked ``FOR UPDATE SKIP LOCKED``, so replicas taking at the
         same moment each get different rows and never wait for one another; on SQLite the
-        one writer at a time does the same. Queued rows older than ``grace`` are left: their
-        slot was missed. Each pick reads the ``(status, id)`` index in order and stops at
-        ``limit`` rows, however long the queue.
+        one writer at a time does the same. Each pick reads the ``(status, id)`` index in order
+        and stops at ``limit`` rows, however long the queue. When there is nothing to take,
+        queued rows older than ``grace`` (of any platform) are marked ``missed``.
         """
         platforms = list(platforms)
         if not platforms or limit <= 0:
@@ -301,6 +301,12 @@ class ChannelStore:
                         .order_by(DeliveryRow.status, DeliveryRow.id).limit(limit - len(ids))
                         .with_for_update(skip_locked=True)).all()
             if not ids:
+                # Nothing to take: past the grace nobody will post a queued slot, whatever its
+                # platform, so say so (SKIP LOCKED: two replicas doing this never wait on each other).
+                missed = (select(DeliveryRow.id).where(DeliveryRow.status == "due",
+                                                       DeliveryRow.claimed_at < now - grace)
+                          .with_for_update(skip_locked=True).scalar_subquery())
+                session.execute(update(DeliveryRow).where(DeliveryRow.id.in_(missed)).values(status="missed"))
                 return []
             rows = session.execute(
                 update(DeliveryRow).where(DeliveryRow.id.in_(ids))

@@ -115,7 +115,8 @@ class DeliveryRow(Base):
     """One post of a digest slot to a channel; the unique key makes a slot post at most once.
 
     ``status`` is ``due`` (queued for any replica to post), ``claimed`` (a replica is posting
-    it since ``claimed_at``), ``posted`` or ``failed``. ``platform`` repeats the channel's, so
+    it since ``claimed_at``), ``posted``, ``failed``, or ``missed`` (queued, and nobody posted it
+    within the misfire grace). ``platform`` repeats the channel's, so
     that a replica finds the queued rows of its platforms in this table alone: the queue is
     read many times a second while a large slot drains, and a join planned from statistics
     that predate the slot can turn each read into seconds.
