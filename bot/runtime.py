@@ -214,27 +214,23 @@ class Runtime:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _run(self, work, *args):
-        """``work(*args)`` in the digest threads."""
-        return await self.workers.run(work, *args)
-
     # -- the digest queue -------------------------------------------------------------
 
     async def slot_due(self, kind: str, time: str, zone: str) -> int:
         """A schedule's slot came due: queue the digest of every channel on it; how many were queued."""
-        channels = [c for c in await self._run(self.store.channels.scheduled)
+        channels = [c for c in await self.workers.run(self.store.channels.scheduled)
                     if (c.schedule_kind, c.schedule_time, self._zone(c)) == (kind, time, zone)]
         return await self.enqueue(channels)
 
     async def catch_up(self) -> int:
         """Queue each slot missed while nobody ran the scheduler, if still within the misfire grace."""
-        return await self.enqueue(await self._run(self.store.channels.scheduled))
+        return await self.enqueue(await self.workers.run(self.store.channels.scheduled))
 
     async def enqueue(self, channels: list[Channel], now: datetime | None = None) -> int:
         """Queue the slot due now of each channel (those past the grace are skipped) for any replica."""
         now = now or self.service.clock()
         due = [(c, key) for c in channels for key in [self._due_slot(c, now)] if not isinstance(key, Delivery)]
-        queued = await self._run(self.store.channels.enqueue, due, now)
+        queued = await self.workers.run(self.store.channels.enqueue, due, now)
         if queued:
             log.info("queued %d digests", queued)
             if self._wake is not None:
@@ -244,7 +240,7 @@ class Runtime:
     async def work_queue(self, limit: int = DIGEST_BATCH) -> list[Delivery]:
         """Take up to ``limit`` queued digests (and claims abandoned past their lease) and post them."""
         now = self.service.clock()
-        claims = await self._run(functools.partial(
+        claims = await self.workers.run(functools.partial(
             self.store.channels.take_due, now, platforms=tuple(self.platforms), lease=self.claim_lease,
             grace=timedelta(seconds=self.settings.misfire_grace), limit=limit))
         return await self._post(claims, now)
@@ -271,7 +267,7 @@ class Runtime:
     async def deliver_digest(self, channel_id: int, *, now: datetime | None = None) -> Delivery:
         """Post a channel's digest of the slot due now, unless it was posted (or claimed) already."""
         now = now or self.service.clock()
-        claim = await self._run(self._claim_now, channel_id, now)
+        claim = await self.workers.run(self._claim_now, channel_id, now)
         if isinstance(claim, Delivery):
             return claim
         return (await self._post([claim], now))[0]
@@ -332,7 +328,7 @@ class Runtime:
                     ref = await self.platforms[channel.platform].deliver(channel.external_id, digest.reply)
         except Exception as exc:
             log.exception("digest for channel %s slot %s failed", channel.external_id, claim.slot)
-            await self._run(self.store.channels.delivery_failed, claim.delivery_id,
+            await self.workers.run(self.store.channels.delivery_failed, claim.delivery_id,
                             f"{exc.__class__.__name__}: {exc}")
             return Delivery(claim.channel_id, claim.slot, False, "failed")
         await self.workers.record(claim.delivery_id, now, ref, digest)
@@ -375,32 +371,29 @@ class Runtime:
         self._loop.run_in_executor(self.workers.threads, action, ident, scheduler)
 
     def _schedule_all(self, scheduler) -> None:
-        """A job per schedule in use and per feed, adding only the jobs missing, dropping the unused."""
+        """A job per schedule in use and per feed, adding only the jobs missing."""
         jobs = {job.id: job for job in scheduler.get_jobs()}
+        self._sync_digest_jobs(scheduler, jobs)
+        for feed in self.store.channels.feeds():
+            self._schedule_feed(feed.id, scheduler, feed=feed, existing=jobs.get(f"feed:{feed.id}"))
+
+    def _schedule_digest(self, channel_id: int, scheduler=None) -> None:
+        """A channel's schedule changed: its schedule gets a job if it has none, unused ones go."""
+        scheduler = scheduler or self.scheduler
+        if scheduler is not None:
+            self._sync_digest_jobs(scheduler, {job.id: job for job in scheduler.get_jobs()})
+
+    def _sync_digest_jobs(self, scheduler, jobs: dict) -> None:
+        """One digest job per schedule some channel is on: missing ones added, unused ones removed."""
         wanted: dict[str, Channel] = {}
         for channel in self.store.channels.scheduled():
             wanted.setdefault(self.job_id(channel), channel)
         for job_id, channel in wanted.items():
             if job_id not in jobs:
                 self._add_digest_job(scheduler, channel)
-        for feed in self.store.channels.feeds():
-            self._schedule_feed(feed.id, scheduler, feed=feed, existing=jobs.get(f"feed:{feed.id}"))
         for job_id in jobs.keys() - wanted.keys():
             if job_id.startswith("digest:"):  # nobody is on that schedule any more
                 scheduler.remove_job(job_id)
-
-    def _schedule_digest(self, channel_id: int, scheduler=None) -> None:
-        """A channel's schedule changed: make sure its schedule has a job, and drop jobs left unused."""
-        scheduler = scheduler or self.scheduler
-        if scheduler is None:
-            return
-        in_use = {self.job_id(c): c for c in self.store.channels.scheduled()}
-        for job in scheduler.get_jobs():
-            if job.id.startswith("digest:") and job.id not in in_use:
-                scheduler.remove_job(job.id)
-        channel = self.store.channels.get(channel_id)
-        if channel is not None and channel.schedule_kind and not scheduler.get_job(self.job_id(channel)):
-            self._add_digest_job(scheduler, channel)
 
     def _add_digest_job(self, scheduler, channel: Channel) -> None:
         kind, time, zone = channel.schedule_kind, channel.schedule_time, self._zone(channel)

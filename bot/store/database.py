@@ -77,6 +77,7 @@ def create_database_engine(url: str) -> Engine:
 # The transaction-scoped advisory lock migrations take. The two-key form: its keys can never
 # collide with a single-key advisory lock (such as the scheduler's leader lock, bot.leadership).
 MIGRATION_LOCK = (0x62726966, 1)  # ("brif", migrations)
+_MIGRATION_LOCK_KEYS = {"space": MIGRATION_LOCK[0], "key": MIGRATION_LOCK[1]}
 
 
 def upgrade(engine: Engine) -> None:
@@ -87,7 +88,7 @@ def upgrade(engine: Engine) -> None:
             # Several processes may open a new database at once: one migrates, the others wait
             # and then find it done. (On SQLite, BEGIN IMMEDIATE already makes them queue.)
             connection.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"),
-                               {"space": MIGRATION_LOCK[0], "key": MIGRATION_LOCK[1]})
+                               _MIGRATION_LOCK_KEYS)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
@@ -104,12 +105,12 @@ def create_tables_once(engine: Engine, create: Callable[[], object]) -> None:
         return
     with engine.connect() as connection:
         connection.execute(text("SELECT pg_advisory_lock(:space, :key)"),
-                           {"space": MIGRATION_LOCK[0], "key": MIGRATION_LOCK[1]})
+                           _MIGRATION_LOCK_KEYS)
         try:
             create()
         finally:
             connection.execute(text("SELECT pg_advisory_unlock(:space, :key)"),
-                               {"space": MIGRATION_LOCK[0], "key": MIGRATION_LOCK[1]})
+                               _MIGRATION_LOCK_KEYS)
             connection.commit()
 
 
